@@ -1,0 +1,2 @@
+"""BaseSegDataset (being written)."""
+__all__ = []

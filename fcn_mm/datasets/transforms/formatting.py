@@ -1,0 +1,2 @@
+"""formatting transforms (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""geometric transforms (being written)."""
+__all__ = []

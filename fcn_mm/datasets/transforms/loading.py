@@ -1,0 +1,2 @@
+"""loading transforms (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""photometric transforms (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""test_time_aug transforms (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""PascalVOCDataset (being written)."""
+__all__ = []

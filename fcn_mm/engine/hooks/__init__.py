@@ -1,0 +1,2 @@
+"""Hooks."""
+from .visualization_hook import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""SegVisualizationHook (being written)."""
+__all__ = []

@@ -1,0 +1,1 @@
+"""Runner helpers: distributed setup, loops, samplers, checkpoint I/O."""

@@ -1,0 +1,2 @@
+"""Metrics."""
+from .iou_metric import *  # noqa: F401,F403

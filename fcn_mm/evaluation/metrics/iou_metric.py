@@ -1,0 +1,2 @@
+"""IoUMetric (being written)."""
+__all__ = []

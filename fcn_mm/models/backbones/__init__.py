@@ -1,0 +1,3 @@
+"""Backbones: ResNet family and the torchvision wrapper."""
+from .resnet import *  # noqa: F401,F403
+from .torchvision_backbone import *  # noqa: F401,F403

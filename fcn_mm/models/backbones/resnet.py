@@ -1,0 +1,2 @@
+"""ResNet, ResNetV1c, ResNetV1d (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""TorchvisionBackbone (being written)."""
+__all__ = []

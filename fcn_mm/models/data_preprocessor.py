@@ -1,0 +1,2 @@
+"""SegDataPreProcessor (being written)."""
+__all__ = []

@@ -1,0 +1,3 @@
+"""Decode heads."""
+from .decode_head import *  # noqa: F401,F403
+from .fcn_head import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""BaseDecodeHead (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""FCNHead (being written)."""
+__all__ = []

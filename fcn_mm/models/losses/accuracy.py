@@ -1,0 +1,2 @@
+"""accuracy (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""BaseSegmentor (being written)."""
+__all__ = []

@@ -1,0 +1,2 @@
+"""EncoderDecoder (being written)."""
+__all__ = []

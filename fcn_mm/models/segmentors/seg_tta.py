@@ -1,0 +1,2 @@
+"""SegTTAModel (being written)."""
+__all__ = []

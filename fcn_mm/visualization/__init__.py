@@ -1,0 +1,2 @@
+"""Visualizers."""
+from .local_visualizer import *  # noqa: F401,F403

@@ -1,0 +1,2 @@
+"""SegLocalVisualizer (being written)."""
+__all__ = []

@@ -1,0 +1,46 @@
+"""Install fcn_mm: ``pip install -e .`` (add ``[tests]`` for the test suite).
+
+Every dependency is a pure-Python or prebuilt wheel: nothing is compiled. ``mmcv-lite``
+provides ``import mmcv`` without compiled ops (FCN needs none).
+"""
+import os.path as osp
+
+from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+def read_version() -> str:
+    scope: dict = {}
+    with open(osp.join(HERE, 'fcn_mm', 'version.py'), encoding='utf-8') as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+INSTALL_REQUIRES = [
+    'torch>=2.6',  # weights_only=True loading with add_safe_globals
+    'torchvision',
+    'mmengine>=0.10.7,<1.0',
+    'mmcv-lite>=2.1,<2.3',  # `import mmcv` without compiled ops; never the full mmcv
+    'numpy',
+    'opencv-python',
+    'terminaltables',
+    'Pillow',
+    'scipy',
+    'matplotlib',
+]
+TESTS_REQUIRE = ['pytest', 'pytest-timeout']
+
+setup(
+    name='fcn_mm',
+    version=read_version(),
+    description='MMSegmentation-style semantic segmentation (FCN) on current PyTorch',
+    long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['fcn_mm', 'fcn_mm.*']),
+    python_requires='>=3.9',
+    install_requires=INSTALL_REQUIRES,
+    extras_require={'tests': TESTS_REQUIRE},
+    license='Apache-2.0',
+    zip_safe=False,
+)

@@ -1,0 +1,38 @@
+"""Shared pytest setup: fcn_mm's default scope, and a guard against registry fallbacks."""
+import logging
+import os
+
+import pytest
+import torch
+
+# Keep each test process to the machine's share of threads; tests are small.
+torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+@pytest.fixture(autouse=True, scope='session')
+def _fcn_mm_scope():
+    from fcn_mm.utils import register_all_modules
+    register_all_modules(init_default_scope=True)
+    yield
+
+
+class _FallbackCatcher(logging.Handler):
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.messages = []
+
+    def emit(self, record):
+        msg = record.getMessage()
+        if 'Failed to search registry' in msg or 'Failed to import' in msg:
+            self.messages.append(msg)
+
+
+@pytest.fixture
+def registry_fallback_log():
+    """Collects mmengine's 'Failed to search registry' / 'Failed to import' log lines."""
+    from mmengine.logging import MMLogger
+    catcher = _FallbackCatcher()
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(catcher)
+    yield catcher.messages
+    logger.removeHandler(catcher)
