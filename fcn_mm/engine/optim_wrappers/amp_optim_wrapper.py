@@ -1,2 +1,181 @@
-"""AMP optim wrapper for CPU (bf16) and CUDA (fp16) (being written)."""
-__all__ = []
+"""Mixed-precision optim wrapper that runs on CPU (bf16) and CUDA (fp16 + loss scaling).
+
+mmengine's ``AmpOptimWrapper`` asserts a CUDA-like device. This one asks
+:func:`fcn_mm.utils.device.amp_policy` what to do on the current device:
+
+- CUDA: ``torch.autocast('cuda', float16)`` with a ``GradScaler`` (dynamic, static or
+  configured by a dict through ``loss_scale``);
+- CPU: ``torch.autocast('cpu', bfloat16)`` without a scaler (bf16 has fp32's range).
+
+An explicit ``dtype='float16'`` gets a GradScaler on either device.
+
+Configs use it under mmengine's name, e.g.
+``optim_wrapper = dict(type='AmpOptimWrapper', optimizer=dict(type='SGD', lr=0.01))``;
+``tools/train.py --amp`` switches any config to it.
+"""
+from contextlib import contextmanager
+from typing import Iterator, Optional, Union
+
+import torch
+import torch.nn as nn
+from mmengine.logging import print_log
+
+from fcn_mm.registry import OPTIM_WRAPPERS
+from fcn_mm.utils.device import amp_policy
+try:  # fcn_mm's guarded OptimWrapper (reliability work) when present
+    from .optim_wrapper import OptimWrapper
+except ImportError:  # pragma: no cover - until it lands
+    from mmengine.optim import OptimWrapper
+
+__all__ = ['AmpOptimWrapper']
+
+_VALID_DTYPES = ('float16', 'bfloat16', 'float32', 'float64')
+
+
+def _resolve_dtype(dtype: Union[str, torch.dtype, None],
+                   default: torch.dtype) -> torch.dtype:
+    """Turn the configured ``dtype`` (name, torch dtype or None) into a torch dtype."""
+    if dtype is None:
+        return default
+    if isinstance(dtype, str):
+        if dtype not in _VALID_DTYPES:
+            raise ValueError(f'optim_wrapper.dtype must be one of {_VALID_DTYPES}, '
+                             f'got {dtype!r}')
+        return getattr(torch, dtype)
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    raise TypeError('optim_wrapper.dtype must be a str, a torch.dtype or None, '
+                    f'got {type(dtype).__name__}')
+
+
+def _build_scaler(loss_scale: Union[str, float, dict],
+                  device_type: str) -> tuple:
+    """Build a GradScaler from ``loss_scale``.
+
+    Returns:
+        tuple: ``(scaler, static_scale)``; ``static_scale`` is the float passed to
+        ``scaler.update`` each step for static scaling, else None.
+    """
+    if loss_scale == 'dynamic':
+        return torch.amp.GradScaler(device_type), None
+    if isinstance(loss_scale, (int, float)) and not isinstance(loss_scale, bool):
+        return torch.amp.GradScaler(device_type, init_scale=float(loss_scale)), \
+            float(loss_scale)
+    if isinstance(loss_scale, dict):
+        return torch.amp.GradScaler(device_type, **loss_scale), None
+    raise TypeError("optim_wrapper.loss_scale must be 'dynamic', a number or a dict of "
+                    f'GradScaler arguments, got {loss_scale!r}')
+
+
+def _check_loss_scale(loss_scale: Union[str, float, dict]) -> None:
+    """Validate ``loss_scale`` the same way on every device."""
+    if isinstance(loss_scale, str) and loss_scale != 'dynamic':
+        raise ValueError("optim_wrapper.loss_scale must be 'dynamic', a number or a "
+                         f'dict, got {loss_scale!r}')
+    if not isinstance(loss_scale, (str, int, float, dict)) or isinstance(loss_scale, bool):
+        raise TypeError("optim_wrapper.loss_scale must be 'dynamic', a number or a dict "
+                        f'of GradScaler arguments, got {loss_scale!r}')
+
+
+@OPTIM_WRAPPERS.register_module()
+class AmpOptimWrapper(OptimWrapper):
+    """Automatic mixed precision on CPU and CUDA, with the ``OptimWrapper`` interface.
+
+    Args:
+        loss_scale (str | float | dict): ``'dynamic'`` (a default ``GradScaler``), a
+            number (static scale) or a dict of ``GradScaler`` arguments. Used only for
+            fp16 (the CUDA default); ignored for bf16.
+            Defaults to ``'dynamic'``.
+        dtype (str | torch.dtype, optional): autocast dtype; one of ``'float16'``,
+            ``'bfloat16'``, ``'float32'``, ``'float64'``. Defaults to None: the
+            device's policy (fp16 on CUDA, bf16 on CPU).
+        device (str, optional): the device the model trains on. Defaults to None:
+            :func:`fcn_mm.utils.device.default_device`, where the Runner puts it.
+        **kwargs: passed to :class:`OptimWrapper` (``optimizer``, ``clip_grad``,
+            ``accumulative_counts``).
+    """
+
+    def __init__(self,
+                 loss_scale: Union[str, float, dict] = 'dynamic',
+                 dtype: Union[str, torch.dtype, None] = None,
+                 device: Optional[str] = None,
+                 **kwargs) -> None:
+        super().__init__(**kwargs)
+        _check_loss_scale(loss_scale)
+        policy = amp_policy(device)
+        self.device_type = policy.device_type
+        self.cast_dtype = _resolve_dtype(dtype, policy.dtype)
+        self._scale_update_param: Optional[float] = None
+        self.loss_scaler: Optional[torch.amp.GradScaler] = None
+        # fp16 (the CUDA policy, or asked for explicitly) needs loss scaling
+        if self.cast_dtype == torch.float16:
+            self.loss_scaler, self._scale_update_param = _build_scaler(
+                loss_scale, self.device_type)
+        elif loss_scale != 'dynamic':
+            print_log(f'AmpOptimWrapper: loss_scale={loss_scale!r} is ignored: '
+                      f'{self.cast_dtype} autocast on {self.device_type} needs no '
+                      'loss scaling', logger='current')
+
+    def backward(self, loss: torch.Tensor, **kwargs) -> None:
+        """Back-propagate ``loss``, scaled first when a GradScaler is in use.
+
+        Args:
+            loss (torch.Tensor): the scalar loss of the current iteration.
+            **kwargs: passed to :meth:`torch.Tensor.backward`.
+        """
+        if self.loss_scaler is not None:
+            loss = self.loss_scaler.scale(loss)
+        super().backward(loss, **kwargs)
+
+    def step(self, **kwargs) -> None:
+        """Update the parameters (unscaling, clipping and skipping non-finite steps).
+
+        Args:
+            **kwargs: passed to :meth:`torch.optim.Optimizer.step`.
+        """
+        if self.loss_scaler is None:
+            super().step(**kwargs)
+            return
+        if self.clip_grad_kwargs:
+            self.loss_scaler.unscale_(self.optimizer)
+            self._clip_grad()
+        self.loss_scaler.step(self.optimizer, **kwargs)
+        self.loss_scaler.update(self._scale_update_param)
+
+    def state_dict(self) -> dict:
+        """The optimizer's state dict, plus ``loss_scaler`` when a scaler is in use."""
+        state_dict = super().state_dict()
+        if self.loss_scaler is not None:
+            state_dict['loss_scaler'] = self.loss_scaler.state_dict()
+        return state_dict
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Load a state dict written by :meth:`state_dict` (or by a plain OptimWrapper).
+
+        A ``loss_scaler`` entry is restored when this wrapper has a scaler, and
+        dropped with a message otherwise (e.g. resuming a CUDA fp16 run on CPU).
+
+        Args:
+            state_dict (dict): the optimizer state, optionally with ``loss_scaler``.
+        """
+        state_dict = dict(state_dict)
+        scaler_state = state_dict.pop('loss_scaler', None)
+        if scaler_state is not None:
+            if self.loss_scaler is not None:
+                self.loss_scaler.load_state_dict(scaler_state)
+            else:
+                print_log('AmpOptimWrapper: the checkpoint has a loss_scaler state '
+                          f'but {self.cast_dtype} on {self.device_type} uses no '
+                          'scaler; it is dropped', logger='current')
+        super().load_state_dict(state_dict)
+
+    @contextmanager
+    def optim_context(self, model: nn.Module) -> Iterator[None]:
+        """Gradient-accumulation context of the parent, inside ``torch.autocast``.
+
+        Args:
+            model (nn.Module): the model being trained.
+        """
+        with super().optim_context(model), torch.autocast(
+                device_type=self.device_type, dtype=self.cast_dtype):
+            yield

@@ -1,0 +1,103 @@
+"""The steps of tools/train.py and tools/test.py, called in-process."""
+import json
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from fcn_mm.engine.runner.test_hooks import label_palette
+from fcn_mm.engine.runner.test_setup import enable_show_dir, enable_tta, write_metrics_json
+from fcn_mm.engine.runner.train_setup import (AUTO_RESUME, apply_resume, build_runner,
+                                              enable_amp, git_hash, resolve_work_dir)
+
+
+def test_work_dir_priority_cli_then_config_then_stem():
+    cfg = Config(dict(work_dir='from_cfg'))
+    assert resolve_work_dir(cfg, 'configs/fcn/x_y.py', 'from_cli') == 'from_cli'
+    cfg = Config(dict(work_dir='from_cfg'))
+    assert resolve_work_dir(cfg, 'configs/fcn/x_y.py') == 'from_cfg'
+    cfg = Config(dict())
+    assert resolve_work_dir(cfg, 'configs/fcn/x_y.py') == osp.join('./work_dirs', 'x_y')
+
+
+def test_resume_auto_and_with_a_path(tmp_path):
+    cfg = Config(dict(load_from='pretrained.pth'))
+    apply_resume(cfg, AUTO_RESUME)
+    assert cfg.resume is True and cfg.load_from is None
+    ckpt = tmp_path / 'iter_2.pth'
+    ckpt.write_bytes(b'x')
+    cfg = Config(dict())
+    apply_resume(cfg, str(ckpt))
+    assert cfg.resume is True and cfg.load_from == str(ckpt)
+    with pytest.raises(FileNotFoundError, match='--resume .*missing.pth'):
+        apply_resume(Config(dict()), str(tmp_path / 'missing.pth'))
+    cfg = Config(dict(resume=False))
+    apply_resume(cfg, None)
+    assert cfg.resume is False
+
+
+def test_amp_switches_the_optim_wrapper_and_drops_loss_scale_on_cpu():
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', loss_scale=512.0,
+                                         optimizer=dict(type='SGD', lr=0.01))))
+    enable_amp(cfg)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper  # this machine has no CUDA
+    with pytest.raises(KeyError, match='--amp needs an `optim_wrapper`'):
+        enable_amp(Config(dict()))
+
+
+def test_tta_wraps_the_model_and_swaps_every_test_pipeline():
+    cfg = Config(dict(
+        model=dict(type='EncoderDecoder'), tta_model=dict(type='SegTTAModel'),
+        tta_pipeline=[dict(type='LoadImageFromFile'), dict(type='TestTimeAug')],
+        test_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[
+            dict(type='PascalVOCDataset', pipeline=[]),
+            dict(type='PascalVOCDataset', pipeline=[])]))))
+    enable_tta(cfg)
+    assert cfg.model.type == 'SegTTAModel' and cfg.model.module.type == 'EncoderDecoder'
+    for dataset in cfg.test_dataloader.dataset.datasets:
+        assert dataset.pipeline[1].type == 'TestTimeAug'
+    with pytest.raises(KeyError, match='--tta needs `tta_pipeline`'):
+        enable_tta(Config(dict(tta_model=dict(type='SegTTAModel'))))
+
+
+def test_show_dir_turns_on_the_visualization_hook():
+    cfg = Config(dict(default_hooks=dict(
+        visualization=dict(type='SegVisualizationHook', draw=False))))
+    enable_show_dir(cfg, '/tmp/show')
+    assert cfg.default_hooks.visualization.draw is True
+    assert cfg.default_hooks.visualization.test_out_dir == '/tmp/show'
+    with pytest.raises(KeyError, match='default_hooks.visualization'):
+        enable_show_dir(Config(dict(default_hooks=dict())), '/tmp/show')
+
+
+def test_metrics_json_holds_the_values(tmp_path):
+    import numpy as np
+    path = write_metrics_json({'aAcc': np.float64(91.5), 'mIoU': 40.25, 'mAcc': 50.0},
+                              str(tmp_path), '20240101_000000', 'cfg.py', 'ckpt.pth')
+    assert path == str(tmp_path / 'test_metrics_20240101_000000.json')
+    record = json.loads(open(path).read())
+    assert record['aAcc'] == 91.5 and record['mIoU'] == 40.25
+    assert record['checkpoint'] == 'ckpt.pth'
+
+
+def test_label_palette_puts_the_dataset_colours_first():
+    palette = label_palette([[1, 2, 3], [4, 5, 6]])
+    assert len(palette) == 768 and palette[:6] == [1, 2, 3, 4, 5, 6]
+    voc = label_palette()
+    assert voc[3:6] == [128, 0, 0] and voc[6:9] == [0, 128, 0]  # VOC's aeroplane, bicycle
+    with pytest.raises(ValueError, match='256 colours'):
+        label_palette([[0, 0, 0]] * 300)
+
+
+def test_runner_type_goes_through_the_registry(monkeypatch):
+    from fcn_mm.registry import RUNNERS
+    seen = {}
+    monkeypatch.setattr(RUNNERS, 'build', lambda cfg: seen.setdefault('cfg', cfg))
+    cfg = Config(dict(runner_type='MyRunner'))
+    assert build_runner(cfg) is cfg
+
+
+def test_git_hash_is_a_hex_string_or_unknown():
+    value = git_hash()
+    assert value == 'unknown' or all(c in '0123456789abcdef' for c in value)

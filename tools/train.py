@@ -1,0 +1,66 @@
+"""Train a segmentor: ``python tools/train.py CONFIG [options]``.
+
+Config contract (MMSegmentation 1.x keys): ``model``, ``train_dataloader``,
+``train_cfg``, ``optim_wrapper``, ``param_scheduler``, ``default_hooks``,
+``default_scope='fcn_mm'``; optional ``val_dataloader``/``val_cfg``/``val_evaluator``,
+``work_dir``, ``load_from``, ``resume``, ``env_cfg``, ``runner_type`` and
+``demo_data`` (generate the demo data set first).
+
+Options:
+    --work-dir DIR        where logs and checkpoints go (CLI > config > ./work_dirs/<stem>)
+    --resume [CKPT]       resume from CKPT, or from the newest checkpoint in the work dir
+    --amp                 mixed precision (bf16 on CPU, fp16 + loss scaling on CUDA)
+    --cfg-options k=v     override config entries, e.g. train_cfg.max_iters=100
+    --launcher L          none | pytorch (torchrun) | slurm | mpi
+
+SyncBN becomes BN (with a warning) unless training runs distributed on CUDA; on a
+machine without CUDA, distributed training uses gloo (see
+``fcn_mm.engine.runner.distributed``).
+"""
+import argparse
+import os
+
+from mmengine.config import DictAction
+
+from fcn_mm.engine.runner.distributed import LAUNCHERS
+from fcn_mm.engine.runner.train_setup import (AUTO_RESUME, build_runner, log_run_info,
+                                              setup_train_config)
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a segmentor (fcn_mm)')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and checkpoints')
+    parser.add_argument(
+        '--resume', nargs='?', const=AUTO_RESUME, default=None, metavar='CKPT',
+        help='resume from CKPT; without CKPT, from the newest checkpoint in the '
+        'work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='enable automatic mixed precision training')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override settings in the config, key=value pairs, e.g. '
+        'model.decode_head.num_classes=21 or a.b.0.c=1 for list entries')
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher')
+    # torch.distributed.launch passes --local-rank (older versions --local_rank)
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
+    args = parser.parse_args()
+    if args.local_rank is not None and 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = setup_train_config(
+        args.config, cfg_options=args.cfg_options, work_dir=args.work_dir,
+        resume=args.resume, amp=args.amp, launcher=args.launcher,
+        local_rank=args.local_rank)
+    runner = build_runner(cfg)
+    log_run_info(runner)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
