@@ -1,2 +1,64 @@
-"""PascalVOCDataset (being written)."""
-__all__ = []
+"""Pascal VOC 2012 segmentation dataset (21 classes, 255 = void)."""
+from typing import List
+
+from fcn_mm.registry import DATASETS
+from .basesegdataset import BaseSegDataset
+
+__all__ = ['PascalVOCDataset', 'voc_colormap']
+
+
+def voc_colormap(num_entries: int = 256) -> List[List[int]]:
+    """The VOCdevkit colour map (``VOClabelcolormap.m``) as RGB triples.
+
+    For index ``i``, three bits are taken at a time, lowest first; in round ``j``
+    they set bit ``7 - j`` of R, G and B. ``0 -> (0, 0, 0)``, ``1 -> (128, 0, 0)``,
+    ``15 -> (192, 128, 128)``, ``255 -> (224, 224, 192)``.
+
+    Args:
+        num_entries (int): how many entries to return. Defaults to 256.
+
+    Returns:
+        list[list[int]]: ``num_entries`` ``[R, G, B]`` triples.
+    """
+    colours = []
+    for index in range(num_entries):
+        rgb = [0, 0, 0]
+        value = index
+        for j in range(8):
+            for channel in range(3):
+                rgb[channel] |= ((value >> channel) & 1) << (7 - j)
+            value >>= 3
+        colours.append(rgb)
+    return colours
+
+
+@DATASETS.register_module()
+class PascalVOCDataset(BaseSegDataset):
+    """Pascal VOC 2012 semantic segmentation.
+
+    Layout under ``data_root`` (``data/VOCdevkit/VOC2012``): ``JPEGImages/<id>.jpg``,
+    ``SegmentationClass/<id>.png`` (8-bit palette PNGs holding class indices 0..20,
+    255 = void), ``ImageSets/Segmentation/{train,val}.txt``. SBD labels converted by
+    ``tools/dataset_converters/voc_aug.py`` live in ``SegmentationClassAug/``.
+
+    Args:
+        ann_file (str): split file of image ids, relative to ``data_root``.
+        img_suffix (str): Defaults to ``'.jpg'``.
+        seg_map_suffix (str): Defaults to ``'.png'``.
+        **kwargs: the other arguments of :class:`BaseSegDataset`.
+    """
+
+    METAINFO = dict(
+        classes=('background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle',
+                 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog',
+                 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa',
+                 'train', 'tvmonitor'),
+        palette=voc_colormap(21))
+
+    def __init__(self,
+                 ann_file: str = '',
+                 img_suffix: str = '.jpg',
+                 seg_map_suffix: str = '.png',
+                 **kwargs) -> None:
+        super().__init__(ann_file=ann_file, img_suffix=img_suffix,
+                         seg_map_suffix=seg_map_suffix, **kwargs)
