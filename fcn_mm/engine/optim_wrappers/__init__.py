@@ -1,2 +1,3 @@
 """Optim wrappers."""
+from .optim_wrapper import *  # noqa: F401,F403
 from .amp_optim_wrapper import *  # noqa: F401,F403

@@ -1,0 +1,179 @@
+"""CheckpointHook (mmengine's name) with crash-safe saving and exact resume.
+
+Differences from mmengine's hook, all without config changes:
+
+- Checkpoints and ``last_checkpoint`` are written atomically (the ``local_atomic``
+  file backend, the default for local folders); outdated checkpoints (``max_keep_ckpts``,
+  previous best) are removed only after the new checkpoint and pointer are in place.
+- ``resume=True`` without a path resumes from the newest *complete* checkpoint: the
+  pointer's target or a newer complete ``iter_*.pth``/``epoch_*.pth``; a pointer to a
+  missing or truncated file is ignored. Temporary files of dead writers are removed.
+- The work dir is checked at start (writable, free space) with a message naming it.
+- Every checkpoint stores the Python, NumPy and torch (CPU, CUDA) random states
+  (``checkpoint['rng_state']``, plain values loadable with ``weights_only=True``);
+  a resumed run restores them just before training continues.
+"""
+import os.path as osp
+from typing import Any, Dict, List, Optional
+
+from mmengine.dist import is_main_process
+from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
+
+from fcn_mm.registry import HOOKS
+from ..runner.checkpoint_io import (atomic_write, fault_point,
+                                    find_latest_complete_checkpoint,
+                                    remove_stale_temp_files)
+from ..runner.work_dir import check_work_dir
+from .rng_state import capture_rng_state, restore_rng_state
+
+__all__ = ['CheckpointHook']
+
+
+class _DeferredRemoval:
+    """A file backend proxy that queues ``remove``/``rmtree`` until :meth:`flush`."""
+
+    def __init__(self, backend: Any) -> None:
+        self._backend = backend
+        self._queued: List[str] = []
+
+    def remove(self, path: str) -> None:
+        self._queued.append(path)
+
+    def rmtree(self, path: str) -> None:
+        self._queued.append(path)
+
+    def flush(self, keep: set) -> None:
+        for path in self._queued:
+            if path in keep:
+                continue
+            if self._backend.isfile(path):
+                self._backend.remove(path)
+            elif self._backend.isdir(path):
+                self._backend.rmtree(path)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._backend, name)
+
+
+@HOOKS.register_module()
+class CheckpointHook(MMEngineCheckpointHook):
+    """Save checkpoints atomically and resume exactly.
+
+    Args:
+        *args: mmengine ``CheckpointHook`` arguments (``interval``, ``by_epoch``, ...).
+        backend_args (dict, optional): file backend arguments. Defaults to
+            ``dict(backend='local_atomic')`` when ``out_dir`` is a local folder.
+        min_free_mb (float): free space (MiB) the work dir must have at start.
+            Defaults to 64; 0 disables the check.
+        **kwargs: other mmengine ``CheckpointHook`` arguments.
+    """
+
+    def __init__(self, *args, backend_args: Optional[dict] = None,
+                 file_client_args: Optional[dict] = None, min_free_mb: float = 64,
+                 **kwargs) -> None:
+        out_dir = kwargs.get('out_dir', args[4] if len(args) > 4 else None)
+        local = '://' not in str(out_dir or '')
+        if backend_args is None and file_client_args is None and local:
+            backend_args = dict(backend='local_atomic')
+        super().__init__(*args, backend_args=backend_args,
+                         file_client_args=file_client_args, **kwargs)
+        self.min_free_mb = min_free_mb
+        self._local = local
+        self._pending_rng: Optional[Dict] = None
+
+    def _checkpoint_dir(self, runner) -> str:
+        if self.out_dir is None or self.out_dir == runner.work_dir:
+            return runner.work_dir
+        return osp.join(self.out_dir, osp.basename(runner.work_dir.rstrip(osp.sep)))
+
+    def before_run(self, runner) -> None:
+        """Check the work dir, clean temp files, pick the checkpoint to resume."""
+        super().before_run(runner)
+        if not self._local:
+            return
+        check_work_dir(runner.work_dir, min_free_mb=self.min_free_mb)
+        folders = [self._checkpoint_dir(runner), runner.work_dir]
+        if is_main_process():
+            for folder in dict.fromkeys(folders):
+                for path in remove_stale_temp_files(folder):
+                    runner.logger.info(f'Removed the unfinished temporary file {path}')
+        if getattr(runner, '_resume', False) and getattr(runner, '_load_from', 1) is None:
+            pointer = osp.join(runner.work_dir, 'last_checkpoint')
+            latest = find_latest_complete_checkpoint(
+                folders, pointer=pointer, filename_tmpls=[self.filename_tmpl])
+            if latest is not None:
+                runner.logger.info(f'Resuming from the newest complete checkpoint '
+                                   f'{latest}')
+                runner._load_from = latest
+            else:
+                runner.logger.warning(f'resume=True but no complete checkpoint was '
+                                      f'found in {folders}; training starts from scratch')
+                runner._resume = False
+
+    def before_train(self, runner) -> None:
+        """Set up saving; after a resume, restore the saved random states last."""
+        super().before_train(runner)
+        if self._pending_rng is not None:
+            restore_rng_state(self._pending_rng)
+            self._pending_rng = None
+            runner.logger.info('Restored the random number generator states of the '
+                               'resumed checkpoint')
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Add the random states to ``checkpoint['rng_state']``."""
+        checkpoint['rng_state'] = capture_rng_state()
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        """Keep the checkpoint's random states for :meth:`before_train` on resume."""
+        if getattr(runner, '_resume', False) and 'rng_state' in checkpoint:
+            self._pending_rng = checkpoint['rng_state']
+
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        """Save ``step``, then update ``last_checkpoint``, then drop old checkpoints."""
+        outdated = []
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids
+                                            and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                outdated.append(self.keep_ckpt_ids.popleft())
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info('keep_ckpt_ids', list(self.keep_ckpt_ids))
+        ckpt_filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
+        runner.message_hub.update_info('last_ckpt', self.last_ckpt)
+        runner.save_checkpoint(
+            self.out_dir, ckpt_filename, self.file_client_args,
+            save_optimizer=self.save_optimizer,
+            save_param_scheduler=self.save_param_scheduler, meta=meta,
+            by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        if not is_main_process():
+            return
+        fault_point('before_pointer')
+        pointer = osp.join(runner.work_dir, 'last_checkpoint')
+        if self._local:
+            atomic_write(self.last_ckpt, pointer, kind='pointer')
+        else:
+            with open(pointer, 'w', encoding='utf-8') as f:
+                f.write(self.last_ckpt)
+        fault_point('before_remove')
+        for old_step in outdated:
+            path = self.file_backend.join_path(self.out_dir,
+                                               self.filename_tmpl.format(old_step))
+            if path == self.last_ckpt:
+                continue
+            if self.file_backend.isfile(path):
+                self.file_backend.remove(path)
+            elif self.file_backend.isdir(path):
+                self.file_backend.rmtree(path)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        """mmengine's best-checkpoint logic, removing the previous best last."""
+        backend = self.file_backend
+        deferred = _DeferredRemoval(backend)
+        self.file_backend = deferred
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            self.file_backend = backend
+        keep = {self.last_ckpt, getattr(self, 'best_ckpt_path', None),
+                *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        deferred.flush(keep)
