@@ -1,1 +1,6 @@
-"""Building blocks shared by models (ResLayer, ...)."""
+"""Building blocks shared by models: residual blocks, ResLayer, conv-norm-act helpers,
+and the build-time check of head input channels."""
+from .channel_check import *  # noqa: F401,F403
+from .conv_norm_act import *  # noqa: F401,F403
+from .res_block import *  # noqa: F401,F403
+from .res_layer import *  # noqa: F401,F403
