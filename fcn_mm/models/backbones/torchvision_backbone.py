@@ -225,7 +225,8 @@ class TorchvisionBackbone(BaseModule):
     Shape:
         - Input: (N, 3, H, W).
         - Output: tuple of (N, out_channels[i], ceil(H / s), ceil(W / s)) with
-          s = min(4 * 2**stage, output_stride).
+          s = min(4 * 2**stage, output_stride); ConvNeXt's unpadded patchify layers
+          give floor(H / s), floor(W / s) instead (480x480 -> 15x15 at stage 3).
 
     Example:
         >>> import torch

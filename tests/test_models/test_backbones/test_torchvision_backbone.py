@@ -1,0 +1,156 @@
+"""TorchvisionBackbone: stages, output strides, errors, freezing, local weights, FCN use."""
+import os.path as osp
+import socket
+
+import pytest
+import torch
+import torchvision
+from mmengine.config import Config
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from fcn_mm.models.backbones.torchvision_backbone import (TorchvisionBackbone, dilate_stage,
+                                                          resolve_weights_file)
+from fcn_mm.registry import MODELS
+from fcn_mm.structures import SegDataSample
+
+CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'fcn')
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any socket or torchvision/hub download attempt fails the test."""
+    def refuse(*args, **kwargs):
+        raise OSError('network access attempted in a no-network test')
+    monkeypatch.setattr(socket, 'socket', refuse)
+    monkeypatch.setattr(socket, 'create_connection', refuse)
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', refuse)
+    monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', refuse)
+
+
+@pytest.mark.parametrize('name, output_stride, channels', [
+    ('resnet18', 8, (64, 128, 256, 512)),
+    ('mobilenet_v3_small', 8, (16, 24, 48, 576)),
+    ('mobilenet_v3_small', 16, (16, 24, 48, 576)),
+    ('convnext_tiny', 32, (96, 192, 384, 768)),
+    ('efficientnet_b0', 8, (24, 40, 112, 1280)),
+    ('regnet_y_400mf', 16, (48, 104, 208, 440)),
+])
+def test_stage_shapes_follow_output_stride(name, output_stride, channels):
+    backbone = TorchvisionBackbone(name, output_stride=output_stride).eval()
+    assert backbone.out_channels == channels
+    with torch.no_grad():
+        outs = backbone(torch.rand(1, 3, 67, 93))
+    assert len(outs) == 4
+    for stage, (out, ch) in enumerate(zip(outs, channels)):
+        stride = min(4 * 2**stage, output_stride)
+        if name.startswith('convnext'):  # unpadded patchify convs floor the size
+            assert tuple(out.shape) == (1, ch, 67 // stride, 93 // stride)
+        else:
+            assert tuple(out.shape) == (1, ch, -(-67 // stride), -(-93 // stride))
+
+
+def test_out_indices_select_stages():
+    backbone = TorchvisionBackbone('mobilenet_v3_small', out_indices=(1, 3)).eval()
+    assert backbone.out_channels == (24, 576)
+    with torch.no_grad():
+        outs = backbone(torch.rand(1, 3, 32, 32))
+    assert [tuple(o.shape[1:]) for o in outs] == [(24, 4, 4), (576, 4, 4)]
+
+
+@pytest.mark.parametrize('output_stride, flags', [(8, [False, True, True]),
+                                                  (16, [False, False, True])])
+def test_dilate_stage_matches_torchvision_replace_stride(output_stride, flags):
+    expected = torchvision.models.resnet50(replace_stride_with_dilation=flags)
+    ours, rate = torchvision.models.resnet50(), 1
+    for name in ['layer3', 'layer4'][-sum(flags):]:
+        rate = dilate_stage([(name, getattr(ours, name))], rate)
+    assert rate == 32 // output_stride
+
+    def settings(model):
+        return [(n, m.stride, m.dilation, m.padding) for n, m in model.named_modules()
+                if isinstance(m, torch.nn.Conv2d)]
+    assert settings(ours) == settings(expected)
+
+
+def test_convnext_refuses_dilation():
+    with pytest.raises(ValueError, match='convnext_tiny supports only output_stride=32'):
+        TorchvisionBackbone('convnext_tiny', output_stride=8)
+    patchify = torch.nn.Sequential(torch.nn.GroupNorm(1, 8), torch.nn.Conv2d(8, 16, 2, 2))
+    with pytest.raises(ValueError, match=r'features.4.1 downsamples .*odd-kernel'):
+        dilate_stage([('features.4', patchify), ('features.5', torch.nn.Identity())], 1)
+    with pytest.raises(ValueError, match=r'layer2.0 downsamples with MaxPool2d'):
+        dilate_stage([('layer2', torch.nn.Sequential(torch.nn.MaxPool2d(3, 2, 1)))], 1)
+
+
+def test_unknown_model_names_suggest_close_ones():
+    with pytest.raises(ValueError, match=r"model_name='resnet5O'.*did you mean \['resnet50'"):
+        TorchvisionBackbone('resnet5O')
+    with pytest.raises(ValueError, match="mobilenet_v3_large"):
+        TorchvisionBackbone('mobilenetv3_large')
+    with pytest.raises(ValueError, match="'vit_b_16' is a torchvision model of a family"):
+        TorchvisionBackbone('vit_b_16')
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(output_stride=4), 'output_stride must be 8, 16 or 32, got 4'),
+    (dict(out_indices=(0, 4)), r'out_indices must be distinct stages in 0..3, got \(0, 4\)'),
+    (dict(frozen_stages=5), 'frozen_stages must be in -1..4, got 5'),
+    (dict(model_kwargs=dict(weights='x')), 'model_kwargs must not set weights'),
+])
+def test_bad_arguments_name_the_key(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TorchvisionBackbone('mobilenet_v3_small', **kwargs)
+
+
+def test_frozen_stages_and_norm_eval():
+    backbone = TorchvisionBackbone('resnet18', frozen_stages=1)
+    backbone.train()
+    for name in ('conv1', 'bn1', 'layer1'):
+        module = backbone.get_submodule(name)
+        assert not any(p.requires_grad for p in module.parameters())
+        assert not module.training
+    assert all(p.requires_grad for p in backbone.layer2.parameters())
+    assert backbone.layer2[0].bn1.training
+
+    backbone = TorchvisionBackbone('mobilenet_v3_small', frozen_stages=1, norm_eval=True)
+    backbone.train()
+    assert not any(p.requires_grad for p in backbone.features[1].parameters())
+    assert all(p.requires_grad for p in backbone.features[2].parameters())
+    assert not any(m.training for m in backbone.modules() if isinstance(m, _BatchNorm))
+    assert backbone.features[2].training
+
+
+def _random_state_dict(name):
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, _BatchNorm):
+                module.running_mean.uniform_(-0.5, 0.5)
+    return model.state_dict()
+
+
+def test_weights_load_from_file_folder_and_cache_without_network(tmp_path, monkeypatch,
+                                                                  no_network):
+    state = _random_state_dict('mobilenet_v3_small')
+    file_name = osp.basename(torchvision.models.get_model_weights(
+        'mobilenet_v3_small').DEFAULT.url)
+    torch.save(state, tmp_path / file_name)
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path / 'hub'))
+    (tmp_path / 'hub' / 'checkpoints').mkdir(parents=True)
+    torch.save(state, tmp_path / 'hub' / 'checkpoints' / file_name)
+    for weights in (str(tmp_path / file_name), str(tmp_path), 'DEFAULT'):
+        backbone = TorchvisionBackbone('mobilenet_v3_small', weights=weights, output_stride=32)
+        loaded = backbone.state_dict()
+        assert set(loaded) == {k for k in state if k.startswith('features.')}
+        assert all(torch.equal(loaded[k], state[k]) for k in loaded)
+
+
+def test_weights_errors_name_the_file(tmp_path, no_network):
+    with pytest.raises(FileNotFoundError, match=r"mobilenet_v3_small-047dcff4.pth.*in "):
+        resolve_weights_file('mobilenet_v3_small', str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='neither a file, a folder, nor a weights name'):
+        resolve_weights_file('mobilenet_v3_small', str(tmp_path / 'nope.pth'))
+    torch.save(_random_state_dict('resnet18'), tmp_path / 'r18.pth')
+    with pytest.raises(ValueError, match=r'r18.pth does not hold torchvision resnet34 weights'):
+        TorchvisionBackbone('resnet34', weights=str(tmp_path / 'r18.pth'))
