@@ -1,0 +1,340 @@
+"""Pre-flight check of a config, run before anything is built.
+
+:func:`load_config` reads a config file (a missing ``_base_`` file names the config
+that asked for it) and applies ``--cfg-options``. :func:`check_config` walks the
+config (model, datasets with nested datasets and pipelines, dataloaders, evaluators,
+hooks, optim_wrapper, param_scheduler, loops, visualizer, log_processor, tta_model)
+and resolves every ``type`` in the right fcn_mm registry. It raises
+
+* :class:`UnknownTypeError` (a KeyError) naming the registry, the type, its config
+  path (``model.auxiliary_head[1].type``) and up to three close names;
+* :class:`UnknownKeywordError` (a TypeError) naming the component, the keyword and
+  its config path, when a class cannot take that keyword;
+* KeyError / FileNotFoundError from :func:`~fcn_mm.utils.pretrained.resolve_checkpoint_name`
+  for ``pretrained``, ``init_cfg.checkpoint`` and ``load_from``.
+
+``train.py``, ``test.py``, ``print_config.py`` and ``init_model`` call it.
+"""
+import ast
+import os
+import os.path as osp
+from typing import Any, Iterable, Optional, Union
+
+from mmengine.config import Config
+from torch.utils.data import DataLoader
+
+from fcn_mm import registry as R
+from .pretrained import resolve_checkpoint_name
+from .signature_check import accepted_keywords, close_names
+
+__all__ = ['check_config', 'load_config', 'UnknownTypeError', 'UnknownKeywordError']
+
+# Keys the Runner / builders take out of a config before calling the class.
+_DATALOADER_KEYS = {'dataset', 'sampler', 'batch_sampler', 'num_batch_per_epoch',
+                    'worker_init_fn', 'disable_subprocess_warning', 'collate_fn'}
+_OPTIM_WRAPPER_KEYS = {'optimizer', 'paramwise_cfg', 'constructor'}
+_SCHEDULER_KEYS = {'convert_to_iter_based'}
+
+
+class UnknownTypeError(KeyError):
+    """A config ``type`` that is not registered (message printed without quotes)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ''
+
+
+class UnknownKeywordError(TypeError):
+    """A config key that the component's constructor does not accept."""
+
+
+def _join(path: str, key: Union[str, int]) -> str:
+    if isinstance(key, int):
+        return f'{path}[{key}]'
+    return f'{path}.{key}' if path else str(key)
+
+
+def _registry_names(registry) -> Iterable[str]:
+    names, node = [], registry
+    while node is not None:
+        names.extend(node.module_dict)
+        node = node.parent
+    return names
+
+
+def _lookup(registry, name: str) -> Any:
+    try:
+        return registry.get(name)
+    except RuntimeError:  # mmengine: 'Failed to get X' when not importable either
+        return None
+
+
+def _resolve(registry, cfg: dict, path: str, default_type: Optional[str] = None,
+             check_kwargs: bool = True, consumed: Iterable[str] = ()) -> Any:
+    """Resolve ``cfg['type']`` in ``registry``; check the other keys against it."""
+    type_ = cfg.get('type', default_type)
+    if type_ is None:
+        return None
+    type_path = _join(path, 'type')
+    if isinstance(type_, str):
+        obj = _lookup(registry, type_)
+        if obj is None:
+            close = close_names(type_, _registry_names(registry))
+            hint = f' Did you mean: {", ".join(repr(c) for c in close)}?' if close else ''
+            raise UnknownTypeError(
+                f'{type_!r} (config key `{type_path}`) is not in the '
+                f'{registry.scope}::{registry.name} registry.{hint}')
+    elif callable(type_):
+        obj = type_
+    else:
+        raise TypeError(f'`{type_path}` must be a registered name (str) or a class, got '
+                        f'{type(type_).__name__}: {type_!r}')
+    if check_kwargs:
+        _check_kwargs(obj, cfg, path, set(consumed) | {'type', '_scope_'})
+    return obj
+
+
+def _check_kwargs(obj: Any, cfg: dict, path: str, consumed: set) -> None:
+    accepted = accepted_keywords(obj)
+    if accepted is None:
+        return
+    name = getattr(obj, '__name__', repr(obj))
+    for key in cfg:
+        if key in consumed or key in accepted:
+            continue
+        close = close_names(key, accepted)
+        hint = f' Did you mean: {", ".join(repr(c) for c in close)}?' if close else ''
+        where = f'`{_join(path, key)}`'
+        raise UnknownKeywordError(
+            f'{name} (config key `{path}`) got an unexpected keyword {key!r} '
+            f'(config key {where}).{hint}')
+
+
+def _walk_init(node: Any, path: str, checkpoints: bool) -> None:
+    if isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _walk_init(item, _join(path, i), checkpoints)
+    elif isinstance(node, dict):
+        _resolve(R.WEIGHT_INITIALIZERS, node, path, check_kwargs=False)
+        if checkpoints and node.get('type') == 'Pretrained' and node.get('checkpoint'):
+            resolve_checkpoint_name(node['checkpoint'], cfg_key=path)
+        if node.get('override') is not None:
+            _walk_init(node['override'], _join(path, 'override'), checkpoints)
+
+
+def _walk_model(node: Any, path: str, checkpoints: bool, check_kwargs: bool = True) -> None:
+    if isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            _walk_model(item, _join(path, i), checkpoints, check_kwargs)
+        return
+    if not isinstance(node, dict):
+        return
+    _resolve(R.MODELS, node, path, check_kwargs=check_kwargs)
+    for key, value in node.items():
+        sub = _join(path, key)
+        if key == 'init_cfg':
+            _walk_init(value, sub, checkpoints)
+        elif key == 'sampler' and isinstance(value, dict):
+            _resolve(R.TASK_UTILS, value, sub, check_kwargs=False)
+        elif key == 'pretrained' and isinstance(value, str) and checkpoints:
+            resolve_checkpoint_name(value, cfg_key=sub)
+        elif key != 'type':
+            _walk_model(value, sub, checkpoints,
+                        check_kwargs and not str(key).endswith('_cfg'))
+
+
+def _walk_pipeline(node: Any, path: str) -> None:
+    if not isinstance(node, (list, tuple)):
+        return
+    for i, item in enumerate(node):
+        sub = _join(path, i)
+        if isinstance(item, (list, tuple)):  # TestTimeAug: a list of lists
+            _walk_pipeline(item, sub)
+        elif isinstance(item, dict):
+            _resolve(R.TRANSFORMS, item, sub)
+            if 'transforms' in item:
+                _walk_pipeline(item['transforms'], _join(sub, 'transforms'))
+
+
+def _walk_dataset(node: Any, path: str) -> None:
+    if not isinstance(node, dict):
+        return
+    _resolve(R.DATASETS, node, path)
+    _walk_pipeline(node.get('pipeline'), _join(path, 'pipeline'))
+    for i, sub in enumerate(node.get('datasets') or []):
+        _walk_dataset(sub, _join(_join(path, 'datasets'), i))
+    _walk_dataset(node.get('dataset'), _join(path, 'dataset'))
+
+
+def _walk_dataloader(node: Any, path: str) -> None:
+    if not isinstance(node, dict):
+        return
+    _check_kwargs(DataLoader, node, path, _DATALOADER_KEYS)
+    _walk_dataset(node.get('dataset'), _join(path, 'dataset'))
+    for key in ('sampler', 'batch_sampler'):
+        if isinstance(node.get(key), dict):
+            _resolve(R.DATA_SAMPLERS, node[key], _join(path, key))
+    if isinstance(node.get('collate_fn'), dict):
+        _resolve(R.FUNCTIONS, node['collate_fn'], _join(path, 'collate_fn'),
+                 check_kwargs=False)
+
+
+def _walk_list(node: Any, path: str, registry, **kwargs) -> None:
+    """Resolve a dict, or each dict of a list, in ``registry``."""
+    if isinstance(node, dict):
+        _resolve(registry, node, path, **kwargs)
+    elif isinstance(node, (list, tuple)):
+        for i, item in enumerate(node):
+            if isinstance(item, dict):
+                _resolve(registry, item, _join(path, i), **kwargs)
+
+
+def _walk_evaluator(node: Any, path: str) -> None:
+    if isinstance(node, dict) and 'metrics' in node:
+        _resolve(R.EVALUATOR, node, path, default_type='Evaluator')
+        _walk_list(node['metrics'], _join(path, 'metrics'), R.METRICS)
+    else:
+        _walk_list(node, path, R.METRICS)
+
+
+def _walk_optim_wrapper(node: Any, path: str) -> None:
+    if not isinstance(node, dict):
+        return
+    constructor = node.get('constructor')
+    if constructor is not None:
+        _resolve(R.OPTIM_WRAPPER_CONSTRUCTORS, {'type': constructor}, path)
+    default = constructor in (None, 'DefaultOptimWrapperConstructor')
+    _resolve(R.OPTIM_WRAPPERS, node, path, default_type='OptimWrapper',
+             check_kwargs=default, consumed=_OPTIM_WRAPPER_KEYS)
+    if default and isinstance(node.get('optimizer'), dict):
+        _resolve(R.OPTIMIZERS, node['optimizer'], _join(path, 'optimizer'))
+
+
+def _walk_runtime(cfg: Any) -> None:
+    """Hooks, schedulers, loops, visualizer and the other Runner components."""
+    hooks = cfg.get('default_hooks') or {}
+    for name, hook in hooks.items():
+        if isinstance(hook, dict):
+            _resolve(R.HOOKS, hook, _join('default_hooks', name))
+    _walk_list(cfg.get('custom_hooks'), 'custom_hooks', R.HOOKS)
+    _walk_optim_wrapper(cfg.get('optim_wrapper'), 'optim_wrapper')
+    _walk_list(cfg.get('param_scheduler'), 'param_scheduler', R.PARAM_SCHEDULERS,
+               consumed=_SCHEDULER_KEYS)
+    for key in ('train_cfg', 'val_cfg', 'test_cfg'):
+        if isinstance(cfg.get(key), dict):
+            _resolve(R.LOOPS, cfg[key], key)
+    visualizer = cfg.get('visualizer')
+    if isinstance(visualizer, dict):
+        _resolve(R.VISUALIZERS, visualizer, 'visualizer')
+        _walk_list(visualizer.get('vis_backends'), 'visualizer.vis_backends',
+                   R.VISBACKENDS)
+    if isinstance(cfg.get('log_processor'), dict):
+        _resolve(R.LOG_PROCESSORS, cfg['log_processor'], 'log_processor',
+                 default_type='LogProcessor')
+    if isinstance(cfg.get('model_wrapper_cfg'), dict):
+        _resolve(R.MODEL_WRAPPERS, cfg['model_wrapper_cfg'], 'model_wrapper_cfg',
+                 check_kwargs=False)
+    if isinstance(cfg.get('runner_type'), str):
+        _resolve(R.RUNNERS, {'type': cfg['runner_type']}, 'runner_type')
+
+
+def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> None:
+    """Resolve every ``type`` and keyword of ``cfg`` before anything is built.
+
+    Args:
+        cfg (Config | dict): the merged config (see :func:`load_config`).
+        check_checkpoints (bool): also map ``pretrained``, ``init_cfg.checkpoint``
+            and ``load_from`` to local files. Defaults to True.
+
+    Raises:
+        UnknownTypeError: an unregistered ``type`` (a KeyError).
+        UnknownKeywordError: a keyword the component does not take (a TypeError).
+        ValueError: ``default_scope`` is set to something other than ``fcn_mm``.
+        KeyError, FileNotFoundError: an unknown model-zoo name or a missing file.
+    """
+    scope = cfg.get('default_scope', None)
+    if scope is not None and scope != R.SCOPE:
+        raise ValueError(f"`default_scope` must be '{R.SCOPE}' for fcn_mm configs, "
+                         f'got {scope!r}; set default_scope = {R.SCOPE!r}.')
+    if cfg.get('model') is not None:
+        _walk_model(cfg['model'], 'model', check_checkpoints)
+    if isinstance(cfg.get('tta_model'), dict):
+        _walk_model(cfg['tta_model'], 'tta_model', check_checkpoints)
+    for key in list(cfg.keys()):
+        if key.endswith('_pipeline'):
+            _walk_pipeline(cfg[key], key)
+        elif key.endswith('_dataloader'):
+            _walk_dataloader(cfg[key], key)
+        elif key.endswith('_evaluator'):
+            _walk_evaluator(cfg[key], key)
+    _walk_runtime(cfg)
+    if check_checkpoints and cfg.get('load_from'):
+        resolve_checkpoint_name(cfg['load_from'], cfg_key='load_from')
+
+
+def _base_files(filename: str) -> list:
+    """The ``_base_`` entries of a config file, read without executing it."""
+    if filename.endswith('.py'):
+        with open(filename, encoding='utf-8') as f:
+            body = ast.parse(f.read(), filename=filename).body
+        bases: Any = []
+        for node in body:
+            if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                    and isinstance(node.targets[0], ast.Name)
+                    and node.targets[0].id == '_base_'):
+                try:
+                    bases = ast.literal_eval(node.value)
+                except ValueError:
+                    return []
+    elif filename.endswith(('.json', '.yaml', '.yml')):
+        import mmengine
+        bases = (mmengine.load(filename) or {}).get('_base_', [])
+    else:
+        return []
+    return [b for b in (bases if isinstance(bases, (list, tuple)) else [bases])
+            if isinstance(b, str)]
+
+
+def _check_bases(filename: str, seen: set) -> None:
+    if filename in seen:
+        return
+    seen.add(filename)
+    for base in _base_files(filename):
+        if '::' in base:  # a base from another installed package
+            continue
+        resolved = osp.abspath(osp.join(osp.dirname(filename), base))
+        if not osp.isfile(resolved):
+            raise FileNotFoundError(
+                f'Config {filename!r} inherits the `_base_` file {base!r}, which does '
+                f'not exist (looked for {resolved!r}).')
+        _check_bases(resolved, seen)
+
+
+def load_config(path: Union[str, os.PathLike], cfg_options: Optional[dict] = None
+                ) -> Config:
+    """Read a config file and apply ``--cfg-options``.
+
+    Args:
+        path (str | PathLike): the config file.
+        cfg_options (dict, optional): ``{'a.b.0.c': value}`` overrides, as given by
+            mmengine's ``DictAction`` (list items by index).
+
+    Returns:
+        Config: the merged config (not yet checked: call :func:`check_config`).
+
+    Raises:
+        FileNotFoundError: the file, or a ``_base_`` file it inherits, is missing
+            (names the missing file and the config that asked for it).
+    """
+    filename = osp.abspath(osp.expanduser(os.fspath(path)))
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'Config file {os.fspath(path)!r} does not exist '
+                                f'(absolute path {filename!r}).')
+    _check_bases(filename, set())
+    cfg = Config.fromfile(filename)
+    if cfg_options:
+        try:
+            cfg.merge_from_dict(cfg_options, allow_list_keys=True)
+        except (KeyError, TypeError, IndexError, ValueError) as e:
+            raise ValueError(f'--cfg-options {dict(cfg_options)} cannot be applied to '
+                             f'{filename!r}: {e}') from e
+    return cfg
