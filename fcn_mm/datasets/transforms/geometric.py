@@ -14,7 +14,11 @@ from fcn_mm.registry import TRANSFORMS
 
 __all__ = ['Resize', 'RandomResize', 'RandomCrop', 'RandomFlip', 'Pad']
 
-_CV2_INTERP = {'nearest': cv2.INTER_NEAREST, 'bilinear': cv2.INTER_LINEAR,
+# 'nearest' is OpenCV's centre-aligned INTER_NEAREST_EXACT (as PIL's nearest):
+# legacy INTER_NEAREST samples floor(x * scale), up to half a source pixel off the
+# grid INTER_LINEAR uses, which would shift labels against the image.
+_LABEL_INTERP = cv2.INTER_NEAREST_EXACT
+_CV2_INTERP = {'nearest': _LABEL_INTERP, 'bilinear': cv2.INTER_LINEAR,
                'bicubic': cv2.INTER_CUBIC, 'area': cv2.INTER_AREA,
                'lanczos': cv2.INTER_LANCZOS4}
 _FLIP_CODES = {'horizontal': 1, 'vertical': 0, 'diagonal': -1}
@@ -37,6 +41,9 @@ def _rescaled_size(w: int, h: int, scale: Tuple[int, int]) -> Tuple[int, int]:
 @TRANSFORMS.register_module()
 class Resize(_MMCVResize):
     """Resize image (``interpolation``) and labels (nearest) to the same size.
+
+    Labels use centre-aligned nearest (``cv2.INTER_NEAREST_EXACT``), so a label pixel
+    comes from the source pixel nearest to where the image pixel was sampled.
 
     ``scale`` is (w, h). With ``keep_ratio`` the image is rescaled so that its long
     side is <= ``max(scale)`` and its short side <= ``min(scale)`` (as mmcv's
@@ -80,7 +87,7 @@ class Resize(_MMCVResize):
             results['img'] = cv2.resize(img, (new_w, new_h), interpolation=interp)
             for key in _seg_keys(results):
                 results[key] = cv2.resize(results[key], (new_w, new_h),
-                                          interpolation=cv2.INTER_NEAREST)
+                                          interpolation=_LABEL_INTERP)
         results['img_shape'] = (new_h, new_w)
         results['scale_factor'] = (new_w / w, new_h / h)
         results['keep_ratio'] = self.keep_ratio
