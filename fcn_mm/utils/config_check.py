@@ -15,7 +15,6 @@ and resolves every ``type`` in the right fcn_mm registry. It raises
 
 ``train.py``, ``test.py``, ``print_config.py`` and ``init_model`` call it.
 """
-import ast
 import os
 import os.path as osp
 from typing import Any, Iterable, Optional, Union
@@ -24,6 +23,7 @@ from mmengine.config import Config
 from torch.utils.data import DataLoader
 
 from fcn_mm import registry as R
+from .config_bases import check_base_files
 from .pretrained import resolve_checkpoint_name
 from .signature_check import accepted_keywords, close_names
 
@@ -34,6 +34,7 @@ _DATALOADER_KEYS = {'dataset', 'sampler', 'batch_sampler', 'num_batch_per_epoch'
                     'worker_init_fn', 'disable_subprocess_warning', 'collate_fn'}
 _OPTIM_WRAPPER_KEYS = {'optimizer', 'paramwise_cfg', 'constructor'}
 _SCHEDULER_KEYS = {'convert_to_iter_based'}
+_HOOK_KEYS = {'priority'}
 
 
 class UnknownTypeError(KeyError):
@@ -214,8 +215,8 @@ def _walk_runtime(cfg: Any) -> None:
     hooks = cfg.get('default_hooks') or {}
     for name, hook in hooks.items():
         if isinstance(hook, dict):
-            _resolve(R.HOOKS, hook, _join('default_hooks', name))
-    _walk_list(cfg.get('custom_hooks'), 'custom_hooks', R.HOOKS)
+            _resolve(R.HOOKS, hook, _join('default_hooks', name), consumed=_HOOK_KEYS)
+    _walk_list(cfg.get('custom_hooks'), 'custom_hooks', R.HOOKS, consumed=_HOOK_KEYS)
     _walk_optim_wrapper(cfg.get('optim_wrapper'), 'optim_wrapper')
     _walk_list(cfg.get('param_scheduler'), 'param_scheduler', R.PARAM_SCHEDULERS,
                consumed=_SCHEDULER_KEYS)
@@ -271,44 +272,6 @@ def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> No
         resolve_checkpoint_name(cfg['load_from'], cfg_key='load_from')
 
 
-def _base_files(filename: str) -> list:
-    """The ``_base_`` entries of a config file, read without executing it."""
-    if filename.endswith('.py'):
-        with open(filename, encoding='utf-8') as f:
-            body = ast.parse(f.read(), filename=filename).body
-        bases: Any = []
-        for node in body:
-            if (isinstance(node, ast.Assign) and len(node.targets) == 1
-                    and isinstance(node.targets[0], ast.Name)
-                    and node.targets[0].id == '_base_'):
-                try:
-                    bases = ast.literal_eval(node.value)
-                except ValueError:
-                    return []
-    elif filename.endswith(('.json', '.yaml', '.yml')):
-        import mmengine
-        bases = (mmengine.load(filename) or {}).get('_base_', [])
-    else:
-        return []
-    return [b for b in (bases if isinstance(bases, (list, tuple)) else [bases])
-            if isinstance(b, str)]
-
-
-def _check_bases(filename: str, seen: set) -> None:
-    if filename in seen:
-        return
-    seen.add(filename)
-    for base in _base_files(filename):
-        if '::' in base:  # a base from another installed package
-            continue
-        resolved = osp.abspath(osp.join(osp.dirname(filename), base))
-        if not osp.isfile(resolved):
-            raise FileNotFoundError(
-                f'Config {filename!r} inherits the `_base_` file {base!r}, which does '
-                f'not exist (looked for {resolved!r}).')
-        _check_bases(resolved, seen)
-
-
 def load_config(path: Union[str, os.PathLike], cfg_options: Optional[dict] = None
                 ) -> Config:
     """Read a config file and apply ``--cfg-options``.
@@ -329,7 +292,7 @@ def load_config(path: Union[str, os.PathLike], cfg_options: Optional[dict] = Non
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Config file {os.fspath(path)!r} does not exist '
                                 f'(absolute path {filename!r}).')
-    _check_bases(filename, set())
+    check_base_files(filename)
     cfg = Config.fromfile(filename)
     if cfg_options:
         try:
