@@ -3,6 +3,7 @@ import io
 import os.path as osp
 from typing import Optional
 
+import cv2
 import mmcv
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -179,13 +180,16 @@ class LoadAnnotations(BaseTransform):
                 'use a dataset with metainfo["classes"] or pass num_classes=.')
         if num_classes >= VOID or label.size == 0:
             return
+        bad_lut = np.zeros(VOID + 1, np.uint8)
+        bad_lut[num_classes:VOID] = 1
+        if not cv2.countNonZero(cv2.LUT(label, bad_lut)):  # fast path: all valid
+            return
         counts = np.bincount(label.ravel(), minlength=VOID + 1)
         bad = np.flatnonzero(counts[num_classes:VOID]) + num_classes
-        if bad.size:
-            note = ' after reduce_zero_label' if reduce else ''
-            raise ValueError(
-                f'Label {path} has values{note} {bad.tolist()[:20]} that are neither a '
-                f'class index < {num_classes} nor 255 (void).')
+        note = ' after reduce_zero_label' if reduce else ''
+        raise ValueError(
+            f'Label {path} has values{note} {bad.tolist()[:20]} that are neither a '
+            f'class index < {num_classes} nor 255 (void).')
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(reduce_zero_label={self.reduce_zero_label}, '
