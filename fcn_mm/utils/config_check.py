@@ -110,19 +110,20 @@ def _check_kwargs(obj: Any, cfg: dict, path: str, consumed: set) -> None:
             f'(config key {where}).{hint}')
 
 
-def _walk_init(node: Any, path: str, checkpoints: bool) -> None:
+def _walk_init(node: Any, path: str, checkpoints: list) -> None:
     if isinstance(node, (list, tuple)):
         for i, item in enumerate(node):
             _walk_init(item, _join(path, i), checkpoints)
     elif isinstance(node, dict):
         _resolve(R.WEIGHT_INITIALIZERS, node, path, check_kwargs=False)
-        if checkpoints and node.get('type') == 'Pretrained' and node.get('checkpoint'):
-            resolve_checkpoint_name(node['checkpoint'], cfg_key=path)
+        if node.get('type') == 'Pretrained' and node.get('checkpoint'):
+            checkpoints.append((node['checkpoint'], path))
         if node.get('override') is not None:
             _walk_init(node['override'], _join(path, 'override'), checkpoints)
 
 
-def _walk_model(node: Any, path: str, checkpoints: bool, check_kwargs: bool = True) -> None:
+def _walk_model(node: Any, path: str, checkpoints: list, check_kwargs: bool = True) -> None:
+    """Resolve model components; collect ``(checkpoint name, cfg key)`` pairs."""
     if isinstance(node, (list, tuple)):
         for i, item in enumerate(node):
             _walk_model(item, _join(path, i), checkpoints, check_kwargs)
@@ -136,8 +137,8 @@ def _walk_model(node: Any, path: str, checkpoints: bool, check_kwargs: bool = Tr
             _walk_init(value, sub, checkpoints)
         elif key == 'sampler' and isinstance(value, dict):
             _resolve(R.TASK_UTILS, value, sub, check_kwargs=False)
-        elif key == 'pretrained' and isinstance(value, str) and checkpoints:
-            resolve_checkpoint_name(value, cfg_key=sub)
+        elif key == 'pretrained' and isinstance(value, str):
+            checkpoints.append((value, sub))
         elif key != 'type':
             _walk_model(value, sub, checkpoints,
                         check_kwargs and not str(key).endswith('_cfg'))
@@ -256,10 +257,11 @@ def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> No
     if scope is not None and scope != R.SCOPE:
         raise ValueError(f"`default_scope` must be '{R.SCOPE}' for fcn_mm configs, "
                          f'got {scope!r}; set default_scope = {R.SCOPE!r}.')
+    checkpoints: list = []
     if cfg.get('model') is not None:
-        _walk_model(cfg['model'], 'model', check_checkpoints)
+        _walk_model(cfg['model'], 'model', checkpoints)
     if isinstance(cfg.get('tta_model'), dict):
-        _walk_model(cfg['tta_model'], 'tta_model', check_checkpoints)
+        _walk_model(cfg['tta_model'], 'tta_model', checkpoints)
     for key in list(cfg.keys()):
         if key.endswith('_pipeline'):
             _walk_pipeline(cfg[key], key)
@@ -268,8 +270,10 @@ def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> No
         elif key.endswith('_evaluator'):
             _walk_evaluator(cfg[key], key)
     _walk_runtime(cfg)
-    if check_checkpoints and cfg.get('load_from'):
-        resolve_checkpoint_name(cfg['load_from'], cfg_key='load_from')
+    if cfg.get('load_from'):
+        checkpoints.append((cfg['load_from'], 'load_from'))
+    for name, key in checkpoints if check_checkpoints else []:
+        resolve_checkpoint_name(name, cfg_key=key)
 
 
 def load_config(path: Union[str, os.PathLike], cfg_options: Optional[dict] = None

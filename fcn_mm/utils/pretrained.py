@@ -1,4 +1,4 @@
-"""Model-zoo names (``open-mmlab://``, ``torchvision://``, ``mmcls://``, URLs) -> local files.
+"""Model-zoo names (``open-mmlab://``, ``torchvision://``, ``mmcls://``, URLs) -> files.
 
 fcn_mm never downloads weights. A name in ``pretrained``, ``init_cfg.checkpoint`` or
 ``load_from`` is mapped to the file name mmengine would have downloaded (for

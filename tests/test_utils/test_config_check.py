@@ -244,6 +244,9 @@ def test_pretrained_names_fail_early(monkeypatch, tmp_path):
     with pytest.raises(KeyError, match=r"Did you mean: 'resnet50_v1c'"):
         check_config(_model_cfg(**{'model.backbone.init_cfg': dict(
             type='Pretrained', checkpoint='open-mmlab://resnet50_v1')}))
+    with pytest.raises(UnknownKeywordError, match='num_clases'):  # structure first
+        check_config(_model_cfg(**{'model.pretrained': 'open-mmlab://resnet50_v1c',
+                                   'model.decode_head.num_clases': 2}))
     cfg = _model_cfg()
     cfg.load_from = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError, match=r'missing\.pth.*`load_from`'):

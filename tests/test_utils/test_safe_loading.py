@@ -36,7 +36,8 @@ def test_numpy_and_rng_state_round_trip(tmp_path):
         arr=np.arange(6, dtype=np.int16).reshape(2, 3), f32=np.float32(2.5),
         i64=np.int64(-7), dtype=np.dtype('<f8'), strs=np.array(['ab', 'c']),
         date=np.datetime64('2020-01-02'), np_rng=np_state,
-        py_rng=random.Random(5).getstate(), torch_rng=torch.Generator().manual_seed(1).get_state(),
+        py_rng=random.Random(5).getstate(),
+        torch_rng=torch.Generator().manual_seed(1).get_state(),
         weights=collections.OrderedDict(w=torch.ones(2)))
     loaded = load_checkpoint_file(_save(state, tmp_path / 'ok.pth'))
     np.testing.assert_array_equal(loaded['arr'], state['arr'])
@@ -127,6 +128,7 @@ def test_missing_and_corrupt_files(tmp_path):
 
 
 def test_mmengine_local_scheme_is_ours(tmp_path):
-    assert CheckpointLoader._get_checkpoint_loader(str(tmp_path / 'a.pth')) is load_from_local
+    loader = CheckpointLoader._get_checkpoint_loader(str(tmp_path / 'a.pth'))
+    assert loader is load_from_local
     path = _save(dict(state_dict=dict(w=torch.arange(3))), tmp_path / 'a.pth')
     assert torch.equal(_load_checkpoint(path)['state_dict']['w'], torch.arange(3))
