@@ -20,10 +20,21 @@ def test_work_dir_priority_cli_then_config_then_stem():
     assert resolve_work_dir(cfg, 'configs/fcn/x_y.py') == osp.join('./work_dirs', 'x_y')
 
 
-def test_resume_auto_and_with_a_path(tmp_path):
-    cfg = Config(dict(load_from='pretrained.pth'))
+def test_resume_auto_picks_the_newest_complete_checkpoint(tmp_path):
+    import torch
+    torch.save({'meta': {'iter': 2}}, str(tmp_path / 'iter_2.pth'))
+    torch.save({'meta': {'iter': 4}}, str(tmp_path / 'iter_4.pth'))
+    data = (tmp_path / 'iter_4.pth').read_bytes()
+    (tmp_path / 'iter_4.pth').write_bytes(data[:len(data) // 2])  # a torn write
+    cfg = Config(dict(work_dir=str(tmp_path), load_from='pretrained.pth'))
+    apply_resume(cfg, AUTO_RESUME)
+    assert cfg.resume is True and cfg.load_from == str(tmp_path / 'iter_2.pth')
+    cfg = Config(dict(work_dir=str(tmp_path / 'empty')))
     apply_resume(cfg, AUTO_RESUME)
     assert cfg.resume is True and cfg.load_from is None
+
+
+def test_resume_with_a_path(tmp_path):
     ckpt = tmp_path / 'iter_2.pth'
     ckpt.write_bytes(b'x')
     cfg = Config(dict())
@@ -101,3 +112,34 @@ def test_runner_type_goes_through_the_registry(monkeypatch):
 def test_git_hash_is_a_hex_string_or_unknown():
     value = git_hash()
     assert value == 'unknown' or all(c in '0123456789abcdef' for c in value)
+
+
+def test_prediction_save_hook_writes_the_predicted_indices(tmp_path):
+    import numpy as np
+    import torch
+    from mmengine.structures import PixelData
+    from PIL import Image
+
+    from fcn_mm.engine.runner.test_hooks import SegPredictionSaveHook
+    from fcn_mm.structures import SegDataSample
+
+    rng = np.random.default_rng(0)
+    samples = []
+    for name in ('a.jpg', 'dir/b.jpeg'):
+        sample = SegDataSample(metainfo=dict(img_path=f'/data/{name}'))
+        sample.pred_sem_seg = PixelData(data=torch.from_numpy(
+            rng.integers(0, 21, (1, 5, 7))))
+        samples.append(sample)
+    hook = SegPredictionSaveHook(out_dir=str(tmp_path / 'out'),
+                                 palette=[[10, 20, 30]] * 21)
+
+    class _Runner:
+        test_dataloader = None
+    hook.before_test(_Runner())
+    hook.after_test_iter(_Runner(), 0, outputs=samples)
+    for stem, sample in zip(('a', 'b'), samples):
+        image = Image.open(tmp_path / 'out' / f'{stem}.png')
+        assert image.mode == 'P' and image.getpalette()[:3] == [10, 20, 30]
+        np.testing.assert_array_equal(np.array(image), sample.pred_sem_seg.data[0].numpy())
+    with pytest.raises(ValueError, match='out_dir'):
+        SegPredictionSaveHook(out_dir='')

@@ -22,10 +22,7 @@ from mmengine.logging import print_log
 
 from fcn_mm.registry import OPTIM_WRAPPERS
 from fcn_mm.utils.device import amp_policy
-try:  # fcn_mm's guarded OptimWrapper (reliability work) when present
-    from .optim_wrapper import OptimWrapper
-except ImportError:  # pragma: no cover - until it lands
-    from mmengine.optim import OptimWrapper
+from .optim_wrapper import OptimWrapper
 
 __all__ = ['AmpOptimWrapper']
 

@@ -15,6 +15,7 @@ from mmengine.config import Config, ConfigDict
 
 from .distributed import maybe_convert_syncbn, setup_distributed
 from .train_setup import check_run_config, load_run_config, prepare_data, resolve_work_dir
+from .work_dir import check_work_dir
 
 __all__ = ['enable_tta', 'enable_show_dir', 'add_custom_hook', 'setup_test_config',
            'write_metrics_json']
@@ -109,6 +110,7 @@ def setup_test_config(config: str, checkpoint: str, *,
         enable_show_dir(cfg, show_dir)
     add_custom_hook(cfg, dict(type='TestProgressBarHook'))
     check_run_config(cfg)
+    check_work_dir(cfg.work_dir)
     prepare_data(cfg)
     return cfg
 

@@ -11,7 +11,6 @@ Each step is a function so that tests (and other tools) can call it:
 - :func:`prepare_data`: generate the demo data when the config has ``demo_data``;
 - :func:`build_runner`: ``cfg.runner_type`` through ``RUNNERS``, else ``Runner.from_cfg``.
 """
-import os
 import os.path as osp
 import subprocess
 from typing import Optional
@@ -24,8 +23,11 @@ from mmengine.runner import Runner
 
 from fcn_mm.registry import RUNNERS
 from fcn_mm.utils import register_all_modules
+from fcn_mm.utils.config_check import check_config, load_config
 from fcn_mm.utils.device import amp_policy
+from .checkpoint_io import find_latest_complete_checkpoint
 from .distributed import maybe_convert_syncbn, setup_distributed
+from .work_dir import check_work_dir
 
 __all__ = ['AUTO_RESUME', 'load_run_config', 'check_run_config', 'resolve_work_dir', 'apply_resume',
            'enable_amp', 'prepare_data', 'build_runner', 'git_hash', 'log_run_info',
@@ -45,22 +47,11 @@ def load_run_config(config: str, cfg_options: Optional[dict] = None) -> Config:
         Config: the merged config.
     """
     register_all_modules(init_default_scope=False)
-    try:
-        from fcn_mm.utils.config_check import load_config
-    except ImportError:  # until the foundation work lands
-        cfg = Config.fromfile(config)
-        if cfg_options:
-            cfg.merge_from_dict(cfg_options)
-        return cfg
     return load_config(config, cfg_options=cfg_options)
 
 
 def check_run_config(cfg: Config) -> None:
     """Pre-flight: resolve every ``type`` in ``cfg`` before anything is built."""
-    try:
-        from fcn_mm.utils.config_check import check_config
-    except ImportError:  # until the foundation work lands
-        return
     check_config(cfg)
 
 
@@ -86,16 +77,21 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
     """Translate ``--resume [CKPT]`` into mmengine's ``resume`` / ``load_from``.
 
     Args:
-        cfg (Config): changed in place.
+        cfg (Config): changed in place; ``cfg.work_dir`` must be set.
         resume (str, optional): None (no resume), :data:`AUTO_RESUME` (the newest
-            checkpoint in the work dir, found through its ``last_checkpoint`` file)
+            complete checkpoint in the work dir; none there: train from the start)
             or the path of a checkpoint.
     """
     if resume is None:
         return
     cfg.resume = True
     if resume == AUTO_RESUME:
-        cfg.load_from = None
+        work_dir = cfg.get('work_dir') or '.'
+        cfg.load_from = find_latest_complete_checkpoint(
+            [work_dir], pointer=osp.join(work_dir, 'last_checkpoint'))
+        print_log(f'--resume: newest complete checkpoint in {work_dir}: '
+                  f'{cfg.load_from or "none, training starts from iteration 0"}',
+                  logger='current')
         return
     if not osp.isfile(resume):
         raise FileNotFoundError(f'--resume {resume}: no such checkpoint file')
@@ -198,6 +194,6 @@ def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
     if amp:
         enable_amp(cfg)
     check_run_config(cfg)
+    check_work_dir(cfg.work_dir)
     prepare_data(cfg)
-    os.makedirs(cfg.work_dir, exist_ok=True)
     return cfg
