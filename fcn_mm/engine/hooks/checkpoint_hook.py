@@ -13,6 +13,7 @@ Differences from mmengine's hook, all without config changes:
   (``checkpoint['rng_state']``, plain values loadable with ``weights_only=True``);
   a resumed run restores them just before training continues.
 """
+import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
@@ -20,7 +21,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
 from fcn_mm.registry import HOOKS
-from ..runner.checkpoint_io import (atomic_write, fault_point,
+from ..runner.checkpoint_io import (_step_pattern, atomic_write, fault_point,
                                     find_latest_complete_checkpoint,
                                     remove_stale_temp_files)
 from ..runner.work_dir import check_work_dir
@@ -113,11 +114,30 @@ class CheckpointHook(MMEngineCheckpointHook):
     def before_train(self, runner) -> None:
         """Set up saving; after a resume, restore the saved random states last."""
         super().before_train(runner)
+        self._remove_orphans(runner)
         if self._pending_rng is not None:
             restore_rng_state(self._pending_rng)
             self._pending_rng = None
             runner.logger.info('Restored the random number generator states of the '
                                'resumed checkpoint')
+
+    def _remove_orphans(self, runner) -> None:
+        """Remove checkpoints older than the kept ones (left by a kill before removal).
+
+        Only after a resume with ``max_keep_ckpts > 0``; only names of this hook's
+        template with a step below the oldest kept step.
+        """
+        keep = list(getattr(self, 'keep_ckpt_ids', ()))
+        if (self.max_keep_ckpts <= 0 or not keep or not self._local
+                or not is_main_process() or not osp.isdir(self.out_dir)):
+            return
+        pattern = _step_pattern(self.filename_tmpl)
+        for name in sorted(os.listdir(self.out_dir)):
+            match = pattern.match(name)
+            if match and int(match.group(1)) < min(keep):
+                os.remove(osp.join(self.out_dir, name))
+                runner.logger.info(f'Removed {name}: older than the {len(keep)} kept '
+                                   f'checkpoints (max_keep_ckpts={self.max_keep_ckpts})')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Add the random states to ``checkpoint['rng_state']``."""

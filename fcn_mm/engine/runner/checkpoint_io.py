@@ -147,6 +147,7 @@ def is_complete_checkpoint(path: str) -> bool:
 
 
 def _step_pattern(filename_tmpl: str) -> 're.Pattern':
+    """A regex matching names made by ``filename_tmpl`` (group 1: the step)."""
     head, sep, tail = filename_tmpl.partition('{}')
     if not sep:
         raise ValueError(f'filename_tmpl must contain "{{}}", got "{filename_tmpl}"')

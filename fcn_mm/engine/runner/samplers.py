@@ -17,7 +17,7 @@ import torch
 from mmengine.dataset import InfiniteSampler as MMEngineInfiniteSampler
 from mmengine.dist import get_dist_info, sync_random_seed
 
-from fcn_mm.registry import DATA_SAMPLERS
+from fcn_mm.registry import DATA_SAMPLERS, DATASETS
 from ..hooks.rng_state import seeded_rng
 
 __all__ = ['SeededIndex', 'InfiniteSampler', 'SampleSeededDataset', 'sample_seed']
@@ -122,10 +122,13 @@ class SampleSeededDataset:
     Other attributes (``metainfo``, ...) are the wrapped dataset's.
 
     Args:
-        dataset: a map-style dataset.
+        dataset (Dataset | dict): a map-style dataset or its config (built in
+            fcn_mm's DATASETS).
     """
 
     def __init__(self, dataset: Any) -> None:
+        if isinstance(dataset, dict):
+            dataset = DATASETS.build(dataset)
         self.dataset = dataset
 
     def __len__(self) -> int:
