@@ -41,10 +41,14 @@ def test_skipped_block_parses(block):
         spec = importlib.util.spec_from_file_location(f'_doc_{script.stem}', script)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
+        saved_argv = sys.argv
+        sys.argv = [str(script)] + list(argv)
         try:
-            module.parse_args(argv)
+            module.parse_args()
         except SystemExit as e:
             pytest.fail(f'{block.id}: {script.name} rejects {argv} (exit {e.code})')
+        finally:
+            sys.argv = saved_argv
 
 
 def _shorten(code: str) -> str:
