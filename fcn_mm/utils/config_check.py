@@ -81,9 +81,10 @@ def _resolve(registry, cfg: dict, path: str, default_type: Optional[str] = None,
         if obj is None:
             close = close_names(type_, _registry_names(registry))
             hint = f' Did you mean: {", ".join(repr(c) for c in close)}?' if close else ''
+            var = next((k for k, v in R.ALL_REGISTRIES.items() if v is registry), '?')
             raise UnknownTypeError(
                 f'{type_!r} (config key `{type_path}`) is not in the '
-                f'{registry.scope}::{registry.name} registry.{hint}')
+                f'{registry.scope}::{registry.name} registry (fcn_mm.registry.{var}).{hint}')
     elif callable(type_):
         obj = type_
     else:
