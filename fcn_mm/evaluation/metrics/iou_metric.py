@@ -148,8 +148,7 @@ class IoUMetric(BaseMetric):
     def __init__(self, ignore_index: int = 255, iou_metrics: Sequence[str] = ('mIoU',),
                  nan_to_num: Optional[float] = None, beta: float = 1,
                  collect_device: str = 'cpu', output_dir: Optional[str] = None,
-                 format_only: bool = False, prefix: Optional[str] = None,
-                 **kwargs) -> None:
+                 format_only: bool = False, prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if isinstance(iou_metrics, str):
             iou_metrics = [iou_metrics]
