@@ -1,2 +1,239 @@
-"""Deterministic generator of the demo dataset in the VOC layout (being written)."""
-__all__ = []
+"""A small synthetic segmentation dataset ("demo shapes") in the Pascal VOC layout.
+
+:func:`prepare_demo_data` draws coloured, textured shapes (circles, squares, triangles,
+rings and stars) on textured backgrounds, with thin bars that occlude them. Colours are
+drawn independently of the class, so colour alone cannot tell the classes apart: a model
+has to look at shape. The result is written as::
+
+    data_root/
+      JPEGImages/{train,val}_NNNN.jpg
+      SegmentationClass/{train,val}_NNNN.png      8-bit 'P' PNGs, VOC palette, 0..5
+      ImageSets/Segmentation/{train,val}.txt
+      demo_data.json                              the generation parameters (stamp)
+
+Generation is deterministic (each image has its own seeded generator) and takes a few
+seconds. It is skipped when ``demo_data.json`` records the same parameters.
+"""
+import json
+import os
+import os.path as osp
+import shutil
+import uuid
+from typing import Dict, List, Tuple
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from .voc import voc_colormap
+
+__all__ = ['DEMO_CLASSES', 'DEMO_PALETTE', 'DEMO_METAINFO', 'prepare_demo_data',
+           'draw_demo_sample']
+
+DEMO_CLASSES = ('background', 'circle', 'square', 'triangle', 'ring', 'star')
+DEMO_PALETTE = voc_colormap(len(DEMO_CLASSES))  # the first VOC colours
+DEMO_METAINFO = dict(classes=DEMO_CLASSES, palette=DEMO_PALETTE)
+
+_FORMAT_VERSION = 1
+_STAMP = 'demo_data.json'
+
+
+def _texture(rng: np.random.Generator, size: int, base: np.ndarray) -> np.ndarray:
+    """A (size, size, 3) float texture around the colour ``base`` (RGB, 0..255)."""
+    kind = rng.integers(4)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    other = rng.uniform(0, 255, 3)
+    if kind == 0:  # stripes of a second colour, any angle and period
+        angle, period = rng.uniform(0, np.pi), rng.uniform(4, 16)
+        phase = (xx * np.cos(angle) + yy * np.sin(angle)) / period
+        weight = (np.sin(2 * np.pi * phase) > 0).astype(np.float32) * rng.uniform(0.2, 0.6)
+    elif kind == 1:  # smooth blotches
+        low = rng.uniform(0, 1, (4, 4)).astype(np.float32)
+        weight = cv2.resize(low, (size, size), interpolation=cv2.INTER_CUBIC)
+        weight = np.clip(weight, 0, 1) * rng.uniform(0.3, 0.7)
+    elif kind == 2:  # a linear gradient
+        angle = rng.uniform(0, 2 * np.pi)
+        ramp = xx * np.cos(angle) + yy * np.sin(angle)
+        weight = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1.0) * rng.uniform(0.3, 0.8)
+    else:  # flat
+        weight = np.zeros((size, size), np.float32)
+    tex = base[None, None] * (1 - weight[..., None]) + other[None, None] * weight[..., None]
+    return tex + rng.normal(0, rng.uniform(2, 10), (size, size, 1))
+
+
+def _polygon(kind: str, center: Tuple[float, float], radius: float,
+             angle: float) -> np.ndarray:
+    """Vertices (K, 2) of a square, triangle or five-pointed star."""
+    if kind == 'star':
+        theta = angle + np.arange(10) * np.pi / 5
+        radii = np.where(np.arange(10) % 2 == 0, radius, radius * 0.5)
+    else:
+        count = 4 if kind == 'square' else 3
+        theta = angle + np.arange(count) * 2 * np.pi / count
+        radii = np.full(count, radius)
+    return np.stack([center[0] + radii * np.cos(theta),
+                     center[1] + radii * np.sin(theta)], axis=1)
+
+
+def _shape_mask(kind: str, size: int, center: Tuple[float, float], radius: float,
+                angle: float) -> np.ndarray:
+    """A (size, size) bool mask of one shape (8 sub-pixel bits for smooth outlines)."""
+    mask = np.zeros((size, size), np.uint8)
+    scale = 256
+    cx, cy = int(center[0] * scale), int(center[1] * scale)
+    if kind in ('circle', 'ring'):
+        cv2.circle(mask, (cx, cy), int(radius * scale), 1, -1, cv2.LINE_8, 8)
+        if kind == 'ring':
+            inner = radius * 0.55
+            cv2.circle(mask, (cx, cy), int(inner * scale), 0, -1, cv2.LINE_8, 8)
+    else:
+        pts = np.round(_polygon(kind, center, radius, angle) * scale).astype(np.int32)
+        cv2.fillPoly(mask, [pts], 1, cv2.LINE_8, 8)
+    return mask.astype(bool)
+
+
+def _bar_mask(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A thin straight bar across the image (an occluder labelled background)."""
+    mask = np.zeros((size, size), np.uint8)
+    p1 = rng.uniform(0, size, 2)
+    angle = rng.uniform(0, np.pi)
+    d = np.array([np.cos(angle), np.sin(angle)]) * size
+    a, b = np.round(p1 - d).astype(int), np.round(p1 + d).astype(int)
+    cv2.line(mask, tuple(int(v) for v in a), tuple(int(v) for v in b), 1,
+             int(rng.integers(2, 4)), cv2.LINE_8)
+    return mask.astype(bool)
+
+
+def draw_demo_sample(rng: np.random.Generator, size: int,
+                     max_shapes: int = 4) -> Tuple[np.ndarray, np.ndarray]:
+    """Draw one image and its label map.
+
+    Args:
+        rng (np.random.Generator): the source of randomness (fully determines the sample).
+        size (int): image height and width in pixels.
+        max_shapes (int): at most this many shapes (at least one).
+
+    Returns:
+        tuple: ``image`` (size, size, 3) uint8 BGR and ``label`` (size, size) uint8 class
+        indices into :data:`DEMO_CLASSES`.
+    """
+    image = _texture(rng, size, rng.uniform(0, 255, 3))
+    label = np.zeros((size, size), np.uint8)
+    for _ in range(int(rng.integers(1, max_shapes + 1))):
+        cls = int(rng.integers(1, len(DEMO_CLASSES)))
+        radius = rng.uniform(0.12, 0.28) * size
+        center = tuple(rng.uniform(radius * 0.6, size - radius * 0.6, 2))
+        mask = _shape_mask(DEMO_CLASSES[cls], size, center, radius,
+                           rng.uniform(0, 2 * np.pi))
+        image[mask] = _texture(rng, size, rng.uniform(0, 255, 3))[mask]
+        label[mask] = cls
+    for _ in range(int(rng.integers(0, 3))):
+        mask = _bar_mask(rng, size)
+        image[mask] = rng.uniform(0, 255, 3)
+        label[mask] = 0
+    image += rng.normal(0, 4, image.shape)
+    image = np.clip(np.round(image), 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(image[..., ::-1]), label
+
+
+def _write_split(root: str, split: str, num: int, size: int, seed: int,
+                 max_shapes: int, palette: List[int]) -> None:
+    names = [f'{split}_{i:04d}' for i in range(num)]
+    split_id = {'train': 0, 'val': 1}[split]
+    for i, name in enumerate(names):
+        rng = np.random.default_rng([seed, split_id, i])
+        image, label = draw_demo_sample(rng, size, max_shapes)
+        if not cv2.imwrite(osp.join(root, 'JPEGImages', name + '.jpg'), image,
+                           [cv2.IMWRITE_JPEG_QUALITY, 95]):
+            raise OSError(f'could not write {name}.jpg under {root}')
+        png = Image.fromarray(label, mode='P')
+        png.putpalette(palette)
+        png.save(osp.join(root, 'SegmentationClass', name + '.png'))
+    with open(osp.join(root, 'ImageSets', 'Segmentation', split + '.txt'), 'w') as f:
+        f.write(''.join(n + '\n' for n in names))
+
+
+def _is_complete(data_root: str, params: Dict) -> bool:
+    """Whether ``data_root`` holds demo data generated with exactly ``params``."""
+    try:
+        with open(osp.join(data_root, _STAMP)) as f:
+            if json.load(f) != params:
+                return False
+    except (OSError, ValueError):
+        return False
+    for split in ('train', 'val'):
+        for sub, ext in (('JPEGImages', '.jpg'), ('SegmentationClass', '.png')):
+            last = osp.join(data_root, sub, f'{split}_{params[f"num_{split}"] - 1:04d}{ext}')
+            if params[f'num_{split}'] > 0 and not osp.isfile(last):
+                return False
+    return True
+
+
+def _check_args(num_train: int, num_val: int, image_size: int, max_shapes: int) -> None:
+    for key, value, low in (('num_train', num_train, 1), ('num_val', num_val, 1),
+                            ('image_size', image_size, 32), ('max_shapes', max_shapes, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise ValueError(f'demo_data.{key} must be an int >= {low}, got {value!r}')
+
+
+def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 400,
+                      num_val: int = 100, image_size: int = 128, seed: int = 0,
+                      max_shapes: int = 4) -> str:
+    """Generate the demo dataset under ``data_root`` unless it is already there.
+
+    The data is written to a temporary sibling folder and moved into place at the end,
+    so an interrupted run never leaves a half-written dataset that looks complete.
+    An existing ``data_root`` is replaced only if it holds demo data (it has the stamp
+    file ``demo_data.json``) generated with other parameters.
+
+    Args:
+        data_root (str): where to write. Defaults to ``'data/demo'``.
+        num_train (int): number of training images. Defaults to 400.
+        num_val (int): number of validation images. Defaults to 100.
+        image_size (int): height and width of every image. Defaults to 128.
+        seed (int): the seed; same parameters give byte-identical files. Defaults to 0.
+        max_shapes (int): at most this many shapes per image. Defaults to 4.
+
+    Returns:
+        str: ``data_root``.
+
+    Raises:
+        FileExistsError: ``data_root`` exists, is not empty and holds no demo stamp.
+    """
+    _check_args(num_train, num_val, image_size, max_shapes)
+    params = dict(version=_FORMAT_VERSION, num_train=num_train, num_val=num_val,
+                  image_size=image_size, seed=int(seed), max_shapes=max_shapes)
+    if _is_complete(data_root, params):
+        return data_root
+    if osp.isdir(data_root) and os.listdir(data_root) and not osp.isfile(
+            osp.join(data_root, _STAMP)):
+        raise FileExistsError(
+            f'demo_data.data_root={data_root!r} exists and is not demo data (no '
+            f'{_STAMP}); remove it or choose another data_root')
+    tmp = f'{data_root.rstrip("/")}.tmp-{uuid.uuid4().hex[:8]}'
+    try:
+        for sub in ('JPEGImages', 'SegmentationClass', osp.join('ImageSets', 'Segmentation')):
+            os.makedirs(osp.join(tmp, sub))
+        palette = [c for rgb in voc_colormap(256) for c in rgb]
+        _write_split(tmp, 'train', num_train, image_size, int(seed), max_shapes, palette)
+        _write_split(tmp, 'val', num_val, image_size, int(seed), max_shapes, palette)
+        with open(osp.join(tmp, _STAMP), 'w') as f:
+            json.dump(params, f, indent=1)
+        _move_into_place(tmp, data_root, params)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return data_root
+
+
+def _move_into_place(tmp: str, data_root: str, params: Dict) -> None:
+    """Replace ``data_root`` by ``tmp``; another process may have finished first."""
+    if osp.isdir(data_root):
+        if _is_complete(data_root, params):
+            return
+        shutil.rmtree(data_root)
+    os.makedirs(osp.dirname(osp.abspath(data_root)), exist_ok=True)
+    try:
+        os.rename(tmp, data_root)
+    except OSError:
+        if not _is_complete(data_root, params):
+            raise
