@@ -21,6 +21,15 @@ def _load_tool():
     return module
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small ops: one intra-op thread avoids spin-waiting on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def no_network(monkeypatch):
     """Any socket or torchvision/hub download attempt fails the test."""
@@ -50,7 +59,7 @@ def test_convert_rejects_non_resnet_state_dict():
 
 
 def test_converted_resnet50_gives_equal_features(tmp_path, no_network):
-    """Random torchvision R50 -> file -> (TorchvisionBackbone | converter + ResNet): same stage 4."""
+    """Random torchvision R50 file -> TorchvisionBackbone, and -> converter -> ResNet: equal."""
     tool = _load_tool()
     torch.manual_seed(0)
     reference = torchvision.models.resnet50()

@@ -25,6 +25,8 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import torch
 
+from fcn_mm.utils.safe_loading import load_checkpoint_file
+
 _NORM = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 _KEPT = re.compile(
     rf'^(conv1\.weight|bn1\.{_NORM}'
@@ -82,11 +84,7 @@ def convert_torchvision_resnet(state_dict: Mapping[str, torch.Tensor]) -> Dict[s
 
 
 def _load(path: str) -> Mapping[str, torch.Tensor]:
-    try:
-        from fcn_mm.utils.safe_loading import load_checkpoint_file
-        checkpoint = load_checkpoint_file(path, map_location='cpu')
-    except ImportError:
-        checkpoint = torch.load(path, map_location='cpu', weights_only=True)
+    checkpoint = load_checkpoint_file(path, map_location='cpu')  # weights_only=True
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
         checkpoint = checkpoint['state_dict']
     if not isinstance(checkpoint, dict):

@@ -11,6 +11,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fcn_mm.registry import MODELS
+from fcn_mm.utils.safe_loading import load_checkpoint_file
 from fcn_mm.utils.typing_utils import OptMultiConfig
 
 __all__ = ['TorchvisionBackbone', 'supported_torchvision_models']
@@ -28,10 +29,8 @@ _STAGE_STRIDES = (4, 8, 16, 32)
 
 
 def _family(model_name: str) -> Optional[str]:
-    for family, (pattern, _, _) in _FAMILIES.items():
-        if re.match(pattern, model_name):
-            return family
-    return None
+    return next((family for family, (pattern, _, _) in _FAMILIES.items()
+                 if re.match(pattern, model_name)), None)
 
 
 def supported_torchvision_models() -> List[str]:
@@ -41,6 +40,8 @@ def supported_torchvision_models() -> List[str]:
 
 
 def _check_model_name(model_name: str) -> str:
+    if not isinstance(model_name, str):
+        raise TypeError(f'backbone.model_name must be a str, got {model_name!r}')
     supported = supported_torchvision_models()
     if model_name in supported:
         return _family(model_name)
@@ -51,8 +52,9 @@ def _check_model_name(model_name: str) -> str:
     else:
         why = 'is not a torchvision classification model'
     raise ValueError(f'backbone.model_name={model_name!r} {why}; {hint}'
-                     f'supported: resnet*, resnext*, wide_resnet*, regnet_*, mobilenet_v2, '
-                     f'mobilenet_v3_large/small, efficientnet_*, convnext_* ({len(supported)} names)')
+                     'supported: resnet*, resnext*, wide_resnet*, regnet_*, mobilenet_v2, '
+                     'mobilenet_v3_large/small, efficientnet_*, convnext_* '
+                     f'({len(supported)} names)')
 
 
 def _conv_like(module: nn.Module) -> bool:
@@ -108,8 +110,8 @@ def dilate_stage(units: Sequence[Tuple[str, nn.Module]], rate: int) -> int:
         if module in strided and not (isinstance(module, nn.Conv2d)
                                       and all(k % 2 for k in _pair(module.kernel_size))):
             raise ValueError(
-                f'{name} downsamples with {module}: only odd-kernel convolutions can be '
-                'replaced by dilation (not pooling or patchify layers); use output_stride=32')
+                f'backbone.output_stride: {name} downsamples with {module}; only odd-kernel '
+                'convolutions can become dilated (not pooling or patchify layers): use 32')
     if not strided:
         return rate
     new_rate = rate * max(_pair(strided[0].stride))
@@ -120,7 +122,7 @@ def dilate_stage(units: Sequence[Tuple[str, nn.Module]], rate: int) -> int:
         kernel = _pair(module.kernel_size)
         if module in strided:
             module.stride = (1, 1)
-        if max(kernel) > 1:
+        if max(kernel) > 1 and isinstance(module, nn.Conv2d):
             module.dilation = (current, current)
             module.padding = tuple(current * (k - 1) // 2 for k in kernel)
         if module is switch:
@@ -167,11 +169,6 @@ def resolve_weights_file(model_name: str, weights: str) -> str:
 
 
 def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    try:
-        from fcn_mm.utils.safe_loading import load_checkpoint_file
-    except ImportError:  # safe_loading not there yet: the same weights-only load
-        def load_checkpoint_file(file, map_location='cpu'):
-            return torch.load(file, map_location=map_location, weights_only=True)
     checkpoint = load_checkpoint_file(path, map_location='cpu')
     if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
         checkpoint = checkpoint['state_dict']  # mmengine-style wrapper
@@ -180,30 +177,38 @@ def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:
     return checkpoint
 
 
+def _build_model(model_name: str, output_stride: int, kwargs: dict) -> Tuple[nn.Module, bool]:
+    """The torchvision model (no weights) and whether it already has the output stride."""
+    torchvision_dilates = re.match(r'(resnet(50|101|152)|resnext|wide_resnet)', model_name)
+    if torchvision_dilates:  # Bottleneck ResNets; BasicBlock refuses dilation
+        kwargs['replace_stride_with_dilation'] = [False, output_stride <= 8,
+                                                  output_stride <= 16]
+    model = torchvision.models.get_model(model_name, weights=None, **kwargs)
+    return model, bool(torchvision_dilates) or output_stride == 32
+
+
 @MODELS.register_module()
 class TorchvisionBackbone(BaseModule):
     """A torchvision classification network as a backbone returning stage features.
 
-    Builds ``torchvision.models.<model_name>(weights=None)`` (nothing is downloaded),
-    drops its pooling and classifier and returns, like :class:`ResNet`, the feature
-    maps of the requested stages. A stage is the last block at each stride
-    (4, 8, 16, 32); ``out_indices`` and ``frozen_stages`` count those. The stem is
-    ``conv1/bn1/relu/maxpool`` (ResNet), ``stem`` (RegNet) or ``features.0``.
-    The kept modules carry torchvision's names, so a torchvision state dict (without
-    ``fc``/``classifier``) loads as is, also through ``init_cfg=dict(type='Pretrained')``.
+    Builds ``torchvision.models.<model_name>(weights=None)`` (never downloads), drops
+    pooling and classifier and returns, like :class:`ResNet`, the maps of the requested
+    stages. A stage is the last block at each stride (4, 8, 16, 32); ``out_indices``
+    and ``frozen_stages`` count those. The stem is ``conv1/bn1/relu/maxpool`` (ResNet),
+    ``stem`` (RegNet) or ``features.0``. Modules keep torchvision's names, so a
+    torchvision state dict also loads through ``init_cfg=dict(type='Pretrained')``.
 
-    Output stride: 32 is the network as built; 16 and 8 replace the stride of the last
-    one or two stages by dilation: ResNet/ResNeXt/Wide ResNet with torchvision's
-    ``replace_stride_with_dilation`` (resnet18/34 and the others by :func:`dilate_stage`,
-    the same rule: the former strided conv keeps the previous rate). MobileNetV2/V3,
-    EfficientNet and RegNet reach 8 this way too. ConvNeXt supports only 32: it
-    downsamples with 2x2 stride-2 patchify convolutions, which dilation cannot replace;
-    asking for 8 or 16 raises ValueError.
+    Output stride 16 or 8 turns the stride of the last one or two stages into dilation:
+    torchvision's ``replace_stride_with_dilation`` for Bottleneck ResNet/ResNeXt/Wide
+    ResNet, :func:`dilate_stage` (same rule) for resnet18/34, MobileNetV2/V3,
+    EfficientNet and RegNet. ConvNeXt supports only 32 (its 2x2 stride-2 patchify
+    convolutions cannot become dilated); asking for 8 or 16 raises ValueError.
 
-    ``norm_eval`` puts BatchNorm layers in eval mode during training (ConvNeXt has
-    LayerNorm only, so it changes nothing there). Inputs are expected normalised with
-    ImageNet mean/std in RGB, which is what ``SegDataPreProcessor`` does with MMSeg's
-    default values.
+    Norm layers are torchvision's (BatchNorm2d; LayerNorm in ConvNeXt, which
+    ``norm_eval`` leaves alone) whatever the heads' ``norm_cfg``; for SyncBN in
+    distributed runs set ``sync_bn='torch'`` in the config (mmengine's Runner converts).
+    Inputs: RGB normalised with ImageNet mean/std, as ``SegDataPreProcessor`` does with
+    MMSeg's values.
 
     Args:
         model_name (str): torchvision builder name, e.g. ``'resnet50'``,
@@ -220,6 +225,8 @@ class TorchvisionBackbone(BaseModule):
         norm_eval (bool): keep BatchNorm layers in eval mode while training. Defaults to False.
         model_kwargs (dict, optional): extra keyword args for the torchvision builder,
             e.g. ``dict(width_mult=0.5)`` or ``dict(stochastic_depth_prob=0.0)``.
+        pretrained (str, optional): the same as ``weights``; ``EncoderDecoder`` sets
+            it from ``model.pretrained``. Setting both raises ValueError.
         init_cfg (dict | list[dict], optional): mmengine initialisation config.
 
     Shape:
@@ -248,8 +255,13 @@ class TorchvisionBackbone(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  model_kwargs: Optional[dict] = None,
+                 pretrained: Optional[str] = None,
                  init_cfg: OptMultiConfig = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if pretrained is not None and weights is not None:
+            raise ValueError(f'backbone.weights={weights!r} and model.pretrained='
+                             f'{pretrained!r} are both set: keep one')
+        weights = pretrained if weights is None else weights
         family = _check_model_name(model_name)
         self._check_args(model_name, out_indices, output_stride, frozen_stages, model_kwargs)
         self.model_name = model_name
@@ -257,12 +269,13 @@ class TorchvisionBackbone(BaseModule):
         self.output_stride = output_stride
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
-        model = self._build_model(model_name, output_stride, dict(model_kwargs or {}))
+        model, at_output_stride = _build_model(model_name, output_stride,
+                                               dict(model_kwargs or {}))
         _, kept, self._dropped = _FAMILIES[family]
         for name in kept:
             self.add_module(name, getattr(model, name))
         self._units, self._stem_end, self._stage_ends = self._layout(family)
-        if output_stride < 32 and 'replace_stride_with_dilation' not in self._built_with:
+        if not at_output_stride:
             rate = 1
             for stage in range(_STAGE_STRIDES.index(output_stride) + 1, 4):
                 rate = dilate_stage(self._stage_units(stage), rate)
@@ -292,13 +305,6 @@ class TorchvisionBackbone(BaseModule):
             raise ValueError('backbone.model_kwargs must not set weights or '
                              'replace_stride_with_dilation: use backbone.weights and '
                              'backbone.output_stride')
-
-    def _build_model(self, model_name: str, output_stride: int, kwargs: dict) -> nn.Module:
-        if re.match(r'(resnet(50|101|152)|resnext|wide_resnet)', model_name):
-            kwargs['replace_stride_with_dilation'] = [False, output_stride <= 8,
-                                                      output_stride <= 16]
-        self._built_with = tuple(kwargs)
-        return torchvision.models.get_model(model_name, weights=None, **kwargs)
 
     def _layout(self, family: str) -> Tuple[List[str], int, List[int]]:
         """Forward units (module names), index of the last stem unit, stage-end indices."""

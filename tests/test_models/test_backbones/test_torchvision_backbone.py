@@ -11,9 +11,17 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from fcn_mm.models.backbones.torchvision_backbone import (TorchvisionBackbone, dilate_stage,
                                                           resolve_weights_file)
 from fcn_mm.registry import MODELS
-from fcn_mm.structures import SegDataSample
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'fcn')
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Small ops: one intra-op thread avoids spin-waiting on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture
@@ -154,3 +162,76 @@ def test_weights_errors_name_the_file(tmp_path, no_network):
     torch.save(_random_state_dict('resnet18'), tmp_path / 'r18.pth')
     with pytest.raises(ValueError, match=r'r18.pth does not hold torchvision resnet34 weights'):
         TorchvisionBackbone('resnet34', weights=str(tmp_path / 'r18.pth'))
+
+
+def test_model_pretrained_means_weights(tmp_path, no_network):
+    torch.save(_random_state_dict('mobilenet_v3_small'), tmp_path / 'mbv3s.pth')
+    backbone = TorchvisionBackbone('mobilenet_v3_small', pretrained=str(tmp_path / 'mbv3s.pth'))
+    assert torch.equal(backbone.features[0][1].running_mean,
+                       _random_state_dict('mobilenet_v3_small')['features.0.1.running_mean'])
+    with pytest.raises(ValueError, match='are both set'):
+        TorchvisionBackbone('mobilenet_v3_small', weights='a.pth', pretrained='b.pth')
+
+
+def _config(name: str) -> Config:
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
+    for head in ('decode_head', 'auxiliary_head'):
+        cfg.model[head].norm_cfg = dict(type='BN', requires_grad=True)
+    return cfg
+
+
+@pytest.mark.parametrize('name, logits_size', [
+    ('fcn_tv-r50-d8_480x480_voc.py', 60),
+    ('fcn_tv-rx50-d8_480x480_voc.py', 60),
+    ('fcn_tv-mbv3l-d8_480x480_voc.py', 60),
+    ('fcn_tv-convnext-t_480x480_voc.py', 15),
+])
+def test_config_builds_and_gives_logits_at_480(name, logits_size):
+    """Full-size shapes on the meta device (no compute); real compute is in the training test."""
+    cfg = _config(name)
+    assert cfg.model.pretrained is None and cfg.model.backbone.weights is None
+    with torch.device('meta'):
+        model = MODELS.build(cfg.model).eval()
+        with torch.no_grad():
+            logits = model(torch.zeros(1, 3, 480, 480), mode='tensor')
+    assert tuple(logits.shape) == (1, 21, logits_size, logits_size)
+    assert type(model.backbone).__name__ == 'TorchvisionBackbone'
+    assert model.decode_head.in_channels == model.backbone.out_channels[3]
+
+
+def test_wrong_head_in_channels_names_the_right_number():
+    cfg = _config('fcn_tv-mbv3l-d8_480x480_voc.py')
+    cfg.model.decode_head.in_channels = 2048
+    with torch.device('meta'), pytest.raises(ValueError,
+                                             match=r'model.decode_head.in_channels=960'):
+        MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('config, backbone', [
+    ('fcn_tv-r50-d8_480x480_voc.py', dict(model_name='resnet18')),
+    ('fcn_tv-mbv3l-d8_480x480_voc.py', dict(model_name='mobilenet_v3_small',
+                                            model_kwargs=dict(width_mult=0.5))),
+    ('fcn_tv-convnext-t_480x480_voc.py', dict(model_kwargs=dict(stochastic_depth_prob=0.0))),
+])
+def test_tiny_training_lowers_the_loss(config, backbone, make_sample):
+    from mmengine.optim import OptimWrapper
+    cfg = _config(config)
+    cfg.model.backbone.update(backbone)
+    cfg.model.data_preprocessor.size = None
+    out_channels = MODELS.build(cfg.model.backbone).out_channels
+    for head, index in (('decode_head', 3), ('auxiliary_head', 2)):
+        cfg.model[head].update(in_channels=out_channels[index], channels=16, num_classes=3)
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    images = torch.randint(0, 256, (2, 3, 64, 64), dtype=torch.uint8)
+    labels = torch.zeros(2, 64, 64, dtype=torch.long)
+    labels[:, :, 32:] = 1
+    labels[1, 32:] = 2
+    data = dict(inputs=list(images), data_samples=[make_sample(lab) for lab in labels])
+    optim = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9))
+    first_conv = next(m for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d))
+    before = first_conv.weight.detach().clone()
+    model.train()
+    losses = [model.train_step(data, optim)['loss'].item() for _ in range(6)]
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert not torch.equal(first_conv.weight, before)  # gradients reach the stem
