@@ -34,4 +34,5 @@ srun -p "$PARTITION" \
     --cpus-per-task="$CPUS_PER_TASK" \
     --kill-on-bad-exit=1 \
     ${SRUN_ARGS} \
-    "${PYTHON:-python}" -u "${TOOLS_DIR}/train.py" "$CONFIG" "${WORK_DIR_ARGS[@]}" --launcher slurm "$@"
+    "${PYTHON:-python}" -u "${TOOLS_DIR}/train.py" "$CONFIG" "${WORK_DIR_ARGS[@]}" \
+    --launcher slurm "$@"

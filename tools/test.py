@@ -9,7 +9,7 @@ Config contract (MMSegmentation 1.x keys): ``model``, ``test_dataloader``,
 optional ``demo_data`` (generate the demo data set first).
 
 Options:
-    --work-dir DIR     where logs and the metrics JSON go (CLI > config > ./work_dirs/<stem>)
+    --work-dir DIR     logs and the metrics JSON (CLI > config > ./work_dirs/<stem>)
     --out DIR          one 8-bit palette PNG per image, ``<stem>.png``, class indices
     --show-dir DIR     drawings of image | ground truth | prediction
     --tta              test-time augmentation (``tta_model`` + ``tta_pipeline``)
@@ -18,6 +18,7 @@ Options:
 """
 import argparse
 import os
+import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.dist import get_dist_info
@@ -63,7 +64,12 @@ def main() -> None:
         path = write_metrics_json(metrics, runner.work_dir, runner.timestamp,
                                   args.config, args.checkpoint)
         summary = ', '.join(f'{k}: {v}' for k, v in metrics.items())
-        print(f'{summary}\nMetrics written to {path}', flush=True)
+        print(f'{summary}\nMetrics written to {path}')
+        if args.out:
+            print(f'Prediction PNGs written to {osp.abspath(args.out)}')
+        if args.show_dir:
+            print('Drawings written to '
+                  f'{osp.join(runner.work_dir, runner.timestamp, args.show_dir)}')
 
 
 if __name__ == '__main__':

@@ -52,6 +52,8 @@ def test_metrics_json_table_and_progress(tested):
     assert tested['json'].endswith('.json') and osp.dirname(tested['json']).endswith('work')
     assert 'aeroplane' in tested['output'] and 'person' in tested['output']
     assert f'{len(VAL_NAMES)}/{len(VAL_NAMES)}' in tested['output']  # progress bar
+    assert f"Prediction PNGs written to {tested['out_dir']}" in tested['output']
+    assert f"Drawings written to {tested['show_dir']}" in tested['output']
 
 
 def test_out_writes_palette_pngs_of_the_predictions(tested, voc_root):
@@ -72,7 +74,7 @@ def test_show_dir_draws_image_gt_and_prediction(tested):
     assert drawing.size == (3 * 48, 40)
 
 
-def test_torchrun_two_processes_train_and_test_on_cpu(trained, tested, tiny_config,
+def test_torchrun_two_processes_train_and_test_on_cpu_like_one(trained, tested, tiny_config,
                                                        tmp_path):
     torchrun = ['-m', 'torch.distributed.run', '--nproc_per_node=2',
                 f'--master_port={free_port()}']
@@ -83,10 +85,10 @@ def test_torchrun_two_processes_train_and_test_on_cpu(trained, tested, tiny_conf
     assert "using 'gloo' instead" in output
     assert osp.isfile(tmp_path / 'dist_train' / 'iter_2.pth')
 
-    torchrun[-1] = f'--master_port={free_port()}'
-    proc = run_cli(torchrun + ['tools/test.py', tiny_config, trained['checkpoint'],
-                               '--launcher', 'pytorch',
-                               '--work-dir', str(tmp_path / 'dist_test')])
+    # tools/dist_test.sh: torchrun with --launcher pytorch
+    proc = run_cli(['bash', 'tools/dist_test.sh', tiny_config, trained['checkpoint'], '2',
+                    '--work-dir', str(tmp_path / 'dist_test')], python=False,
+                   extra_env=dict(PORT=str(free_port())))
     output = proc.stdout + proc.stderr
     match = re.findall(r'Metrics written to (\S+\.json)', output)
     assert len(match) == 1  # rank 0 only

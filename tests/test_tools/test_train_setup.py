@@ -143,3 +143,14 @@ def test_prediction_save_hook_writes_the_predicted_indices(tmp_path):
         np.testing.assert_array_equal(np.array(image), sample.pred_sem_seg.data[0].numpy())
     with pytest.raises(ValueError, match='out_dir'):
         SegPredictionSaveHook(out_dir='')
+
+
+def test_prepare_data_generates_the_demo_set_only_when_configured(tmp_path):
+    from fcn_mm.engine.runner.train_setup import prepare_data
+    assert prepare_data(Config(dict())) is None
+    root = str(tmp_path / 'demo')
+    cfg = Config(dict(demo_data=dict(data_root=root, num_train=2, num_val=1,
+                                     image_size=32)))
+    assert prepare_data(cfg) == root
+    with open(osp.join(root, 'ImageSets/Segmentation/train.txt')) as f:
+        assert len(f.read().split()) == 2

@@ -5,7 +5,7 @@ import os.path as osp
 import socket
 import subprocess
 import sys
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 from PIL import Image
@@ -108,7 +108,7 @@ _dataset = dict(
     data_prefix=dict(img_path='JPEGImages', seg_map_path='SegmentationClass'))
 train_dataloader = dict(
     batch_size=2, num_workers=0, persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=True),
+    sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(_dataset, ann_file='ImageSets/Segmentation/train.txt',
                  pipeline=train_pipeline))
 val_dataloader = dict(
@@ -134,14 +134,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_cli(args: List[str], timeout: float = 240) -> subprocess.CompletedProcess:
-    """Run ``python <args>`` from the repo root with one thread; fail with its output."""
+def run_cli(args: List[str], timeout: float = 240, python: bool = True,
+            extra_env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run ``python <args>`` (or ``<args>`` with ``python=False``) from the repo root with
+    one thread per process; fail with the command's output."""
     env = dict(os.environ, OMP_NUM_THREADS='1', MKL_NUM_THREADS='1',
-               PYTHONUNBUFFERED='1')
-    proc = subprocess.run([sys.executable] + args, cwd=REPO, env=env, text=True,
-                          capture_output=True, timeout=timeout)
+               PYTHONUNBUFFERED='1', PYTHON=sys.executable)
+    env.update(extra_env or {})
+    command = ([sys.executable] if python else []) + list(args)
+    proc = subprocess.run(command, cwd=REPO, env=env, text=True, capture_output=True,
+                          timeout=timeout)
     if proc.returncode != 0:
-        raise AssertionError(f'{" ".join(args)} exited with {proc.returncode}\n'
+        raise AssertionError(f'{" ".join(command)} exited with {proc.returncode}\n'
                              f'--- stdout ---\n{proc.stdout[-6000:]}\n'
                              f'--- stderr ---\n{proc.stderr[-6000:]}')
     return proc

@@ -29,9 +29,9 @@ from .checkpoint_io import find_latest_complete_checkpoint
 from .distributed import maybe_convert_syncbn, setup_distributed
 from .work_dir import check_work_dir
 
-__all__ = ['AUTO_RESUME', 'load_run_config', 'check_run_config', 'resolve_work_dir', 'apply_resume',
-           'enable_amp', 'prepare_data', 'build_runner', 'git_hash', 'log_run_info',
-           'setup_train_config']
+__all__ = ['AUTO_RESUME', 'load_run_config', 'check_run_config', 'resolve_work_dir',
+           'apply_resume', 'enable_amp', 'prepare_data', 'build_runner', 'git_hash',
+           'log_run_info', 'setup_train_config']
 
 AUTO_RESUME = 'auto'
 
