@@ -1,0 +1,94 @@
+"""EncoderDecoder: modes, loss keys, postprocessing, build-time channel checks."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from fcn_mm.registry import MODELS
+
+
+def test_three_modes(tiny_fcn_cfg, make_sample):
+    torch.manual_seed(0)
+    model = MODELS.build(tiny_fcn_cfg(num_classes=3)).eval()
+    x = torch.rand(2, 3, 33, 41)
+    with torch.no_grad():
+        assert model(x, mode='tensor').shape == (2, 3, 5, 6)
+        preds = model(x, [make_sample(ori_shape=(33, 41), img_shape=(33, 41))] * 2,
+                      mode='predict')
+    assert preds[0].seg_logits.shape == (33, 41) and preds[0].seg_logits.data.shape[0] == 3
+    assert preds[1].pred_sem_seg.data.shape == (1, 33, 41)
+    torch.testing.assert_close(preds[0].pred_sem_seg.data,
+                               preds[0].seg_logits.data.argmax(0, keepdim=True))
+    labels = [make_sample(torch.randint(0, 3, (33, 41))) for _ in range(2)]
+    losses = model.train()(x, labels, mode='loss')
+    assert set(losses) == {'decode.loss_ce', 'decode.acc_seg', 'aux.loss_ce', 'aux.acc_seg'}
+    with pytest.raises(ValueError, match="Invalid mode 'train'"):
+        model(x, mode='train')
+
+
+def test_auxiliary_head_list_and_none(tiny_fcn_cfg, make_sample):
+    cfg = tiny_fcn_cfg(num_classes=3)
+    aux = cfg['auxiliary_head']
+    cfg['auxiliary_head'] = [aux, dict(aux, in_channels=8, in_index=1)]
+    model = MODELS.build(cfg)
+    x, samples = torch.rand(2, 3, 16, 16), [make_sample(torch.zeros(16, 16)) for _ in range(2)]
+    assert {k for k in model(x, samples, mode='loss') if k.startswith('aux')} == {
+        'aux_0.loss_ce', 'aux_0.acc_seg', 'aux_1.loss_ce', 'aux_1.acc_seg'}
+    cfg['auxiliary_head'] = None
+    model = MODELS.build(cfg)
+    assert not model.with_auxiliary_head
+    assert set(model(x, samples, mode='loss')) == {'decode.loss_ce', 'decode.acc_seg'}
+
+
+def test_wrong_in_channels_fail_at_build_time(tiny_fcn_cfg):
+    cfg = tiny_fcn_cfg()
+    cfg['decode_head']['in_channels'] = 2048
+    with pytest.raises(ValueError, match=r'model\.decode_head\.in_channels is 2048.*has 32 '
+                                         r'channels.*in_channels=32'):
+        MODELS.build(cfg)
+    cfg = tiny_fcn_cfg()
+    aux = cfg['auxiliary_head']
+    cfg['auxiliary_head'] = [aux, dict(aux, in_channels=16, in_index=1)]
+    with pytest.raises(ValueError, match=r'model\.auxiliary_head\[1\]\.in_channels is 16.*'
+                                         r'in_channels=8'):
+        MODELS.build(cfg)
+    cfg = tiny_fcn_cfg()
+    cfg['decode_head'].update(in_channels=[8, 32], in_index=[1, 3],
+                              input_transform='resize_concat')
+    MODELS.build(cfg)
+    cfg['decode_head']['in_channels'] = [8, 16]
+    with pytest.raises(ValueError, match=r'set model\.decode_head\.in_channels=\[8, 32\]'):
+        MODELS.build(cfg)
+
+
+def test_postprocess_crops_padding_unflips_and_resizes_to_ori_shape(tiny_fcn_cfg, make_sample):
+    model = MODELS.build(tiny_fcn_cfg(num_classes=2))
+    logits = torch.arange(2 * 10 * 12, dtype=torch.float32).reshape(1, 2, 10, 12)
+    meta = dict(ori_shape=(16, 18), padding_size=(0, 3, 0, 2), flip=True,
+                flip_direction='horizontal')
+    out = model.postprocess_result(logits, [make_sample(**meta)])[0]
+    expected = F.interpolate(logits[:, :, :8, :9].flip(3), size=(16, 18), mode='bilinear',
+                             align_corners=False)[0]
+    torch.testing.assert_close(out.seg_logits.data, expected)
+    only = model.postprocess_result(logits)[0]
+    torch.testing.assert_close(only.seg_logits.data, logits[0])
+
+
+def test_pretrained_is_passed_to_the_backbone(tiny_fcn_cfg):
+    cfg = tiny_fcn_cfg()
+    cfg['pretrained'] = 'open-mmlab://resnet18_v1c'
+    model = MODELS.build(cfg)
+    assert model.backbone.init_cfg == dict(type='Pretrained',
+                                           checkpoint='open-mmlab://resnet18_v1c')
+    cfg['backbone']['pretrained'] = 'other.pth'
+    with pytest.raises(ValueError, match='pretrained'):
+        MODELS.build(cfg)
+
+
+def test_bad_test_cfg_fails_at_build_time(tiny_fcn_cfg):
+    with pytest.raises(ValueError, match='test_cfg.mode'):
+        MODELS.build(tiny_fcn_cfg(test_cfg=dict(mode='sliding')))
+    with pytest.raises(ValueError, match='test_cfg.crop_size'):
+        MODELS.build(tiny_fcn_cfg(test_cfg=dict(mode='slide', stride=(8, 8))))
+    with pytest.raises(ValueError, match='must not exceed'):
+        MODELS.build(tiny_fcn_cfg(test_cfg=dict(mode='slide', crop_size=(8, 8),
+                                                stride=(9, 8))))
