@@ -26,7 +26,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 import torch.distributed as dist
 
-from fcn_mm.utils.device import dist_backend, syncbn_supported
+from fcn_mm.utils.device import default_device, dist_backend, syncbn_supported
 
 __all__ = ['LAUNCHERS', 'dist_env_from_launcher', 'setup_distributed',
            'convert_syncbn_cfg', 'maybe_convert_syncbn']
@@ -178,7 +178,7 @@ def setup_distributed(cfg: Any, launcher: str,
     env_cfg = dict(cfg.get('env_cfg') or {})
     env_cfg['dist_cfg'] = dict(env_cfg.get('dist_cfg') or {}, backend=backend)
     cfg['env_cfg'] = env_cfg
-    if torch.cuda.is_available():
+    if default_device() == 'cuda':
         torch.cuda.set_device(int(os.environ['LOCAL_RANK']))
     else:
         _cpu_model_wrapper_cfg(cfg)
