@@ -173,6 +173,20 @@ def test_model_pretrained_means_weights(tmp_path, no_network):
         TorchvisionBackbone('mobilenet_v3_small', weights='a.pth', pretrained='b.pth')
 
 
+def test_segmentor_init_weights_keeps_loaded_weights(tmp_path, no_network):
+    """The Runner calls model.init_weights(): it must not re-initialise the backbone."""
+    state = _random_state_dict('mobilenet_v3_small')
+    torch.save(state, tmp_path / 'mbv3s.pth')
+    head = dict(type='FCNHead', in_channels=576, in_index=3, channels=8, num_convs=1,
+                num_classes=3, norm_cfg=dict(type='BN'))
+    model = MODELS.build(dict(
+        type='EncoderDecoder', pretrained=str(tmp_path / 'mbv3s.pth'), decode_head=head,
+        backbone=dict(type='TorchvisionBackbone', model_name='mobilenet_v3_small')))
+    model.init_weights()
+    loaded = model.backbone.state_dict()
+    assert all(torch.equal(loaded[k], state[k]) for k in loaded)
+
+
 def _config(name: str) -> Config:
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
     for head in ('decode_head', 'auxiliary_head'):
