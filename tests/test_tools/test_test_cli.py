@@ -51,7 +51,8 @@ def test_metrics_json_table_and_progress(tested):
     assert {'aAcc', 'mIoU', 'mAcc'} <= set(metrics)
     assert tested['json'].endswith('.json') and osp.dirname(tested['json']).endswith('work')
     assert 'aeroplane' in tested['output'] and 'person' in tested['output']
-    assert f'{len(VAL_NAMES)}/{len(VAL_NAMES)}' in tested['output']  # progress bar
+    num = len(VAL_NAMES)
+    assert re.search(rf'\] {num}/{num}, [\d.]+ task/s, elapsed', tested['output'])  # bar
     assert f"Prediction PNGs written to {tested['out_dir']}" in tested['output']
     assert f"Drawings written to {tested['show_dir']}" in tested['output']
 
@@ -99,8 +100,12 @@ def test_torchrun_two_processes_train_and_test_on_cpu_like_one(trained, tested, 
 
 
 def test_tta_flips_and_merges(trained, tiny_config, tmp_path):
+    from mmengine.config import Config
     proc = run_cli(['tools/test.py', tiny_config, trained['checkpoint'], '--tta',
                     '--work-dir', str(tmp_path / 'tta')])
     output = proc.stdout + proc.stderr
-    assert 'SegTTAModel' in output  # the logged config wraps the model
     assert re.search(r'Metrics written to \S+\.json', output)
+    dumped = Config.fromfile(str(tmp_path / 'tta' / 'fcn_tiny_voc.py'))
+    assert dumped.model.type == 'SegTTAModel'
+    assert dumped.model.module.type == 'EncoderDecoder'
+    assert dumped.test_dataloader.dataset.pipeline[1].type == 'TestTimeAug'

@@ -107,11 +107,17 @@ class TestProgressBarHook(Hook):
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs: Optional[Sequence] = None) -> None:
-        if self._bar is not None:
-            self._bar.update()
+        if self._bar is None:
+            return
+        self._bar.update()
+        if self._bar.completed >= self._bar.task_num:  # end the line before the metrics
+            self._finish()
 
     def after_test_epoch(self, runner, metrics=None) -> None:
         if self._bar is not None:
-            self._bar.file.write('\n')
-            self._bar.file.flush()
-            self._bar = None
+            self._finish()
+
+    def _finish(self) -> None:
+        self._bar.file.write('\n')
+        self._bar.file.flush()
+        self._bar = None
