@@ -1,6 +1,6 @@
 """BaseSegmentor: mode dispatch and post-processing shared by segmentors."""
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Tuple
 
 import torch
 from mmengine.model import BaseModel
@@ -128,6 +128,9 @@ class BaseSegmentor(BaseModel, metaclass=ABCMeta):
 
     def _restore_to_original(self, logits: torch.Tensor, meta: dict) -> torch.Tensor:
         """(1, C, H, W) logits -> (C, H0, W0): crop padding, unflip, resize to ori_shape."""
+        if 'ori_shape' not in meta:
+            raise KeyError("predict needs 'ori_shape' in each data sample's metainfo (the "
+                           f'pipeline sets it); got keys {sorted(meta)}')
         height, width = logits.shape[2:]
         padding = meta.get('img_padding_size', meta.get('padding_size', [0, 0, 0, 0]))
         left, right, top, bottom = (int(p) for p in padding)

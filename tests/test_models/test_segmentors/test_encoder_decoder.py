@@ -92,3 +92,21 @@ def test_bad_test_cfg_fails_at_build_time(tiny_fcn_cfg):
     with pytest.raises(ValueError, match='must not exceed'):
         MODELS.build(tiny_fcn_cfg(test_cfg=dict(mode='slide', crop_size=(8, 8),
                                                 stride=(9, 8))))
+
+
+def test_binary_sigmoid_head_trains_and_thresholds(tiny_fcn_cfg, make_sample):
+    cfg = tiny_fcn_cfg(num_classes=2)
+    for key in ('decode_head', 'auxiliary_head'):
+        cfg[key].update(out_channels=1, threshold=0.5,
+                        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True))
+    model = MODELS.build(cfg)
+    x = torch.rand(2, 3, 16, 16)
+    labels = [make_sample(torch.randint(0, 2, (16, 16))) for _ in range(2)]
+    losses = model(x, labels, mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    with torch.no_grad():
+        out = model.eval()(x, [make_sample(ori_shape=(16, 16), img_shape=(16, 16))] * 2,
+                           mode='predict')[0]
+    probs = out.seg_logits.data
+    assert probs.shape == (1, 16, 16) and 0 <= probs.min() and probs.max() <= 1
+    torch.testing.assert_close(out.pred_sem_seg.data, (probs > 0.5).float())
