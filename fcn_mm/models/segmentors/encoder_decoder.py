@@ -241,8 +241,9 @@ class EncoderDecoder(BaseSegmentor):
         window_metas = [dict(meta, img_shape=crops.shape[2:])
                         for _ in windows for meta in batch_img_metas]
         logits = self.encode_decode(crops, window_metas)
-        preds = logits.new_zeros((batch_size, logits.shape[1], full_h, full_w))
-        count = logits.new_zeros((1, 1, full_h, full_w))
+        # accumulate in the input dtype (fp32 even when the logits come from autocast)
+        preds = inputs.new_zeros((batch_size, logits.shape[1], full_h, full_w))
+        count = inputs.new_zeros((1, 1, full_h, full_w))
         for k, (y1, y2, x1, x2) in enumerate(windows):
             preds[:, :, y1:y2, x1:x2] += logits[k * batch_size:(k + 1) * batch_size]
             count[:, :, y1:y2, x1:x2] += 1
