@@ -23,6 +23,7 @@ from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 from mmengine.registry import HOOKS as ROOT_HOOKS
 from mmengine.registry import MODELS as ROOT_MODELS
+from mmengine.structures import PixelData
 from PIL import Image
 
 NUM_CLASSES = 21
@@ -85,7 +86,9 @@ class ToySegModel(BaseModel):
         if mode == 'tensor':
             return logits
         if mode == 'predict':
-            return logits.argmax(1)
+            for sample, pred in zip(data_samples, logits.argmax(1)):
+                sample.pred_sem_seg = PixelData(data=pred[None])
+            return data_samples
         gt = torch.stack([s.gt_sem_seg.data[0] for s in data_samples]).long()
         loss = F.cross_entropy(logits, gt, ignore_index=255)
         if self.training:

@@ -160,3 +160,15 @@ def test_sigkill_inside_save_never_leaves_a_truncated_checkpoint(data_root, refe
     assert {r['iter'] for r in rows} == set(range(1, MAX_ITERS + 1))
     weights = torch.load(osp.join(work_dir, 'final_weights.pt'), weights_only=True)
     _assert_same_run(rows, weights, reference)
+
+
+def test_resume_ignores_dangling_pointer_and_truncated_files(data_root, tmp_path):
+    with open(tmp_path / 'last_checkpoint', 'w') as f:
+        f.write(str(tmp_path / 'iter_5.pth'))  # points at a file that is gone
+    (tmp_path / 'iter_6.pth').write_bytes(b'PK\x03\x04 truncated')
+    runner = toy.build_runner(toy.make_cfg(str(tmp_path), data_root, max_iters=2,
+                                           interval=2, resume=True, name='dangling'))
+    runner.train()  # mmengine alone would fail to open iter_5.pth
+    assert runner.iter == 2
+    with open(tmp_path / 'last_checkpoint') as f:
+        assert f.read().strip() == str(tmp_path / 'iter_2.pth')

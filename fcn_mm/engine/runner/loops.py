@@ -77,18 +77,50 @@ def _clean_worker_exception(exc: BaseException) -> Optional[BaseException]:
     return clean
 
 
+def _shutdown_workers(exc: BaseException, holders: Sequence) -> None:
+    """Stop the DataLoader workers behind a failed loop now.
+
+    The traceback keeps the DataLoader iterator (and its worker processes) alive
+    until it is collected; this shuts down the iterators found in ``holders`` and in
+    the traceback's frames.
+    """
+    found = []
+    for holder in holders:  # a loop -> its iterator -> a wrapped iterator
+        for _ in range(3):
+            found.append(holder)
+            holder = (getattr(holder, 'dataloader_iterator', None)
+                      or getattr(holder, '_iterator', None))
+    tb = exc.__traceback__
+    while tb is not None:
+        found.append(tb.tb_frame.f_locals.get('self'))
+        tb = tb.tb_next
+    for iterator in found:
+        shutdown = getattr(iterator, '_shutdown_workers', None)
+        if callable(shutdown) and getattr(iterator, '_workers', None):
+            try:
+                shutdown()
+            except Exception:  # shutting down is best effort
+                pass
+
+
 @contextlib.contextmanager
-def clean_worker_errors() -> Iterator[None]:
+def clean_worker_errors(*holders) -> Iterator[None]:
     """Re-raise DataLoader worker errors with the original message only.
 
     torch re-raises a worker's exception in the main process as the same type whose
     message is the whole worker traceback. This keeps the type, uses the original
     message (e.g. the dataset's "cannot decode image <path>") and chains the
-    wrapped exception, so the worker traceback is still printed above it.
+    wrapped exception, so the worker traceback is still printed above it. On any
+    error the workers of the DataLoaders or iterators in ``holders`` (and of the
+    iterator that raised) are shut down at once.
+
+    Args:
+        *holders: loops, DataLoaders or iterators whose workers to stop on error.
     """
     try:
         yield
     except Exception as exc:
+        _shutdown_workers(exc, holders)
         clean = _clean_worker_exception(exc)
         if clean is None:
             raise
@@ -192,7 +224,7 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
 
     def run(self) -> torch.nn.Module:
         """Train until ``max_iters`` (or a hook sets ``stop_training``)."""
-        with clean_worker_errors():
+        with clean_worker_errors(self, self.dataloader):
             self.runner.call_hook('before_train')
             self.runner.call_hook('before_train_epoch')
             if hasattr(self.runner.optim_wrapper, 'report_nonfinite_in_loop'):
@@ -260,7 +292,7 @@ class ValLoop(MMEngineValLoop):
 
     def run(self) -> dict:
         """Validate once and return the metrics."""
-        with clean_worker_errors():
+        with clean_worker_errors(self.dataloader):
             return super().run()
 
 
@@ -270,5 +302,5 @@ class TestLoop(MMEngineTestLoop):
 
     def run(self) -> dict:
         """Test once and return the metrics."""
-        with clean_worker_errors():
+        with clean_worker_errors(self.dataloader):
             return super().run()
