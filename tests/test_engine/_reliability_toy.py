@@ -161,7 +161,7 @@ def make_cfg(work_dir: str, data_root: str, max_iters: int = 8, interval: int = 
              shuffle: bool = True, nan_at: Optional[int] = None,
              skip_nonfinite: bool = False, max_keep_ckpts: int = 2,
              name: str = 'toy', optimizer: Optional[dict] = None,
-             stop_at: Optional[int] = None) -> dict:
+             stop_at: Optional[int] = None, seed: int = 42) -> dict:
     """The config of one toy training run.
 
     The toy model and hook live in mmengine's root registries (reached from the
@@ -192,7 +192,7 @@ def make_cfg(work_dir: str, data_root: str, max_iters: int = 8, interval: int = 
                            path=osp.join(work_dir, 'losses.jsonl'))]
         + ([dict(type='RelStopHook', stop_at=stop_at)] if stop_at else []),
         log_processor=dict(by_epoch=False),
-        randomness=dict(seed=42, deterministic=True),
+        randomness=dict(seed=seed, deterministic=True),
         default_scope='fcn_mm',
         env_cfg=dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'),
                      mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0)),

@@ -59,9 +59,10 @@ def _assert_same_run(rows, weights, reference):
         assert diff <= TOL, (key, diff)
 
 
-@pytest.mark.parametrize('num_workers', [0, 2])
-def test_interrupted_and_resumed_run_matches_uninterrupted(num_workers, data_root,
-                                                           reference, tmp_path):
+@pytest.mark.parametrize('num_workers,resume_seed', [(0, 42), (2, 42), (0, 7)])
+def test_interrupted_and_resumed_run_matches_uninterrupted(num_workers, resume_seed,
+                                                           data_root, reference, tmp_path):
+    """resume_seed 7: a resumed run keeps the checkpoint's seeds (sampler included)."""
     work_dir = str(tmp_path)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -73,7 +74,8 @@ def test_interrupted_and_resumed_run_matches_uninterrupted(num_workers, data_roo
         assert first.iter == 4 and osp.isfile(osp.join(work_dir, 'iter_4.pth'))
         second = toy.build_runner(toy.make_cfg(work_dir, data_root, max_iters=MAX_ITERS,
                                                interval=4, num_workers=num_workers,
-                                               name=f'resume{num_workers}', resume=True))
+                                               name=f'resume{num_workers}', resume=True,
+                                               seed=resume_seed))
         second.train()
     finally:
         torch.set_num_threads(threads)

@@ -139,14 +139,36 @@ class CheckpointHook(MMEngineCheckpointHook):
                 runner.logger.info(f'Removed {name}: older than the {len(keep)} kept '
                                    f'checkpoints (max_keep_ckpts={self.max_keep_ckpts})')
 
+    @staticmethod
+    def _train_sampler(runner) -> Optional[Any]:
+        """The built train loop's sampler if it can restart at an offset, else None."""
+        loop = getattr(runner, '_train_loop', None)
+        loader = getattr(loop, 'dataloader', None)
+        if loader is None or isinstance(loop, dict):
+            return None
+        sampler = (loader.sampler if loader.batch_size is not None else
+                   getattr(loader.batch_sampler, 'sampler', None))
+        return sampler if hasattr(sampler, 'set_start') else None
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Add the random states to ``checkpoint['rng_state']``."""
+        """Add the random states (and the train sampler's seed) to the checkpoint."""
         checkpoint['rng_state'] = capture_rng_state()
+        sampler = self._train_sampler(runner)
+        if sampler is not None:
+            checkpoint['sampler'] = {'seed': int(sampler.seed)}
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Keep the checkpoint's random states for :meth:`before_train` on resume."""
-        if getattr(runner, '_resume', False) and 'rng_state' in checkpoint:
+        """On resume: keep the random states for :meth:`before_train`, reseed the sampler."""
+        if not getattr(runner, '_resume', False):
+            return
+        if 'rng_state' in checkpoint:
             self._pending_rng = checkpoint['rng_state']
+        sampler = self._train_sampler(runner)
+        saved = checkpoint.get('sampler', {}).get('seed')
+        if sampler is not None and saved is not None and saved != sampler.seed:
+            runner.logger.info(f'Train sampler seed {sampler.seed} -> {saved} (the '
+                               'resumed checkpoint\'s)')
+            sampler.seed = int(saved)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         """Save ``step``, then update ``last_checkpoint``, then drop old checkpoints."""
