@@ -3,7 +3,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ['confusion_matrix', 'normalize_rows', 'plot_confusion_matrix']
+__all__ = ['confusion_matrix', 'normalize_rows', 'iou_from_confusion',
+           'plot_confusion_matrix']
 
 
 def confusion_matrix(label: np.ndarray, pred: np.ndarray, num_classes: int,
@@ -50,6 +51,22 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
 
 
+def iou_from_confusion(matrix: np.ndarray) -> np.ndarray:
+    """Per-class IoU from a confusion matrix: TP / (TP + FP + FN).
+
+    Args:
+        matrix (ndarray): (C, C) counts, rows = ground truth, columns = prediction.
+
+    Returns:
+        ndarray: (C,) float64 IoU in [0, 1]; NaN for a class that is neither in the
+        ground truth nor predicted (as ``IoUMetric``, which averages with nanmean).
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    tp = np.diag(matrix)
+    union = matrix.sum(axis=0) + matrix.sum(axis=1) - tp
+    return np.divide(tp, union, out=np.full_like(tp, np.nan), where=union > 0)
+
+
 def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], out_file: str,
                           title: str = 'Normalized confusion matrix',
                           cmap: str = 'viridis', dpi: int = 100,
@@ -63,10 +80,14 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], out_fi
         title (str): figure title.
         cmap (str): matplotlib colour map.
         dpi (int): dots per inch.
-        size (float, optional): figure side in inches (default grows with C).
+        size (float, optional): figure side in inches. Defaults to
+            ``max(4, 0.45 * C + 2)``; the PNG is ``size * dpi`` pixels square.
 
     Returns:
         str: ``out_file``.
+
+    Raises:
+        ValueError: ``matrix`` is not (C, C) for the C class names.
     """
     import matplotlib
     matplotlib.use('Agg')
@@ -94,6 +115,6 @@ def plot_confusion_matrix(matrix: np.ndarray, class_names: Sequence[str], out_fi
                 ax.text(col, row, f'{value:.0f}', ha='center', va='center', fontsize=7,
                         color='white' if value < 50 else 'black')
     fig.tight_layout()
-    fig.savefig(out_file)
+    fig.savefig(out_file, dpi=dpi)
     plt.close(fig)
     return out_file

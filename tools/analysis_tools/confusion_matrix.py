@@ -8,15 +8,19 @@ or from predictions saved by ``tools/test.py --out DIR``::
 
     python tools/analysis_tools/confusion_matrix.py CONFIG --pred-dir DIR --out cm.png
 
-Rows are ground truth, columns prediction; each row is normalised to 100%.
+Rows are ground truth, columns prediction; each row is normalised to 100%. The PNG is
+``max(4, 0.45 * classes + 2)`` inches square at ``--dpi``. The mIoU of the matrix
+(as ``IoUMetric`` computes it) is printed too.
 """
 import argparse
 import os.path as osp
 
 import numpy as np
+from mmengine.config import DictAction
 from PIL import Image
 
-from fcn_mm.visualization.confusion_plot import confusion_matrix, plot_confusion_matrix
+from fcn_mm.visualization.confusion_plot import (confusion_matrix, iou_from_confusion,
+                                                 plot_confusion_matrix)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,18 +29,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('checkpoint', nargs='?', help='checkpoint (omit with --pred-dir)')
     parser.add_argument('--pred-dir', help='folder of <stem>.png predictions (test.py --out)')
     parser.add_argument('--out', default='confusion_matrix.png', help='output PNG')
+    parser.add_argument('--dpi', type=int, default=100, help='dots per inch of the PNG')
     parser.add_argument('--device', default='cpu', help='device for the model')
-    parser.add_argument('--cfg-options', nargs='+', action=_dict_action(), default={},
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
                         help='override config keys, as in tools/train.py')
     args = parser.parse_args(argv)
     if bool(args.checkpoint) == bool(args.pred_dir):
         parser.error('give exactly one of CHECKPOINT or --pred-dir')
+    if args.dpi <= 0:
+        parser.error(f'--dpi must be positive, got {args.dpi}')
     return args
-
-
-def _dict_action():
-    from mmengine.config import DictAction
-    return DictAction
 
 
 def _load_cfg(args):
@@ -61,7 +63,10 @@ def matrix_from_predictions(cfg, pred_dir: str) -> tuple:
         stem = osp.splitext(osp.basename(info['img_path']))[0]
         pred_file = osp.join(pred_dir, f'{stem}.png')
         if not osp.isfile(pred_file):
-            raise FileNotFoundError(f'No prediction {pred_file} for image {info["img_path"]}')
+            raise FileNotFoundError(
+                f'No prediction {pred_file} for the test image {info["img_path"]}: '
+                '--pred-dir must hold one <image stem>.png per test image, as written by '
+                'tools/test.py CONFIG CHECKPOINT --out DIR with the same config.')
         label = np.array(Image.open(info['seg_map_path']))
         if info.get('reduce_zero_label'):
             label = np.where(label == 0, 255, label - 1).astype(np.uint8)
@@ -86,16 +91,19 @@ def matrix_from_model(cfg, checkpoint: str, device: str) -> tuple:
     return total, classes
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> np.ndarray:
     args = parse_args(argv)
     cfg = _load_cfg(args)
     if args.pred_dir:
         matrix, classes = matrix_from_predictions(cfg, args.pred_dir)
     else:
         matrix, classes = matrix_from_model(cfg, args.checkpoint, args.device)
-    plot_confusion_matrix(matrix, list(classes), args.out)
+    plot_confusion_matrix(matrix, list(classes), args.out, dpi=args.dpi)
+    iou = iou_from_confusion(matrix)
+    miou = float(np.nanmean(iou)) * 100 if not np.isnan(iou).all() else float('nan')
     print(f'Saved the confusion matrix of {int(matrix.sum())} labelled pixels '
-          f'({len(classes)} classes) to {args.out}')
+          f'({len(classes)} classes, mIoU {miou:.2f}) to {args.out}')
+    return matrix
 
 
 if __name__ == '__main__':
