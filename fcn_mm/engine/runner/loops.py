@@ -77,12 +77,16 @@ def _clean_worker_exception(exc: BaseException) -> Optional[BaseException]:
     return clean
 
 
-def _shutdown_workers(exc: BaseException, holders: Sequence) -> None:
-    """Stop the DataLoader workers behind a failed loop now.
+def _shutdown_workers(holders: Sequence, exc: Optional[BaseException] = None) -> None:
+    """Stop now the DataLoader workers of ``holders`` (and of ``exc``'s traceback).
 
-    The traceback keeps the DataLoader iterator (and its worker processes) alive
-    until it is collected; this shuts down the iterators found in ``holders`` and in
-    the traceback's frames.
+    Without this, a finished or failed loop's workers live on until the iterator is
+    garbage collected (a traceback keeps it alive), and torch then waits for them.
+    A DataLoader's persistent iterator is dropped so a later ``iter()`` starts anew.
+
+    Args:
+        holders (Sequence): loops, DataLoaders or DataLoader iterators.
+        exc (BaseException, optional): an exception whose frames may hold iterators.
     """
     found = []
     for holder in holders:  # a loop -> its iterator -> a wrapped iterator
@@ -90,17 +94,19 @@ def _shutdown_workers(exc: BaseException, holders: Sequence) -> None:
             found.append(holder)
             holder = (getattr(holder, 'dataloader_iterator', None)
                       or getattr(holder, '_iterator', None))
-    tb = exc.__traceback__
+    tb = exc.__traceback__ if exc is not None else None
     while tb is not None:
         found.append(tb.tb_frame.f_locals.get('self'))
         tb = tb.tb_next
-    for iterator in found:
-        shutdown = getattr(iterator, '_shutdown_workers', None)
-        if callable(shutdown) and getattr(iterator, '_workers', None):
+    for obj in found:
+        shutdown = getattr(obj, '_shutdown_workers', None)
+        if callable(shutdown) and getattr(obj, '_workers', None):
             try:
                 shutdown()
             except Exception:  # shutting down is best effort
                 pass
+        if isinstance(obj, DataLoader) and getattr(obj, '_iterator', None) is not None:
+            obj._iterator = None
 
 
 @contextlib.contextmanager
@@ -120,7 +126,7 @@ def clean_worker_errors(*holders) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        _shutdown_workers(exc, holders)
+        _shutdown_workers(holders, exc)
         clean = _clean_worker_exception(exc)
         if clean is None:
             raise
@@ -242,6 +248,8 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
                         self.runner.val_loop.run()
             self.runner.call_hook('after_train_epoch')
             self.runner.call_hook('after_train')
+        _shutdown_workers([self, self.dataloader])
+        self.dataloader_iterator = None
         return self.runner.model
 
     def run_iter(self, data_batch: Sequence[dict]) -> None:
