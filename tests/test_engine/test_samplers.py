@@ -108,3 +108,10 @@ def test_preserved_rng_restores_every_stream():
     with preserved_rng():
         inside = _draws()
     assert _draws() == inside
+
+
+@pytest.mark.parametrize('bad', [0, 2.5, '10', True])
+def test_train_loop_rejects_bad_max_iters(bad):
+    from fcn_mm.engine.runner.loops import IterBasedTrainLoop
+    with pytest.raises(ValueError, match='train_cfg.max_iters must be a positive integer'):
+        IterBasedTrainLoop(runner=None, dataloader=None, max_iters=bad)

@@ -183,7 +183,8 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
     def __init__(self, runner, dataloader: Union[DataLoader, Dict], max_iters: int,
                  val_begin: int = 1, val_interval: int = 1000,
                  dynamic_intervals: Optional[List[Tuple[int, int]]] = None) -> None:
-        if isinstance(max_iters, bool) or int(max_iters) != max_iters or max_iters < 1:
+        if (isinstance(max_iters, bool) or not isinstance(max_iters, (int, float))
+                or int(max_iters) != max_iters or max_iters < 1):
             raise ValueError(f'train_cfg.max_iters must be a positive integer, got '
                              f'{max_iters!r}')
         BaseLoop.__init__(self, runner, _wrap_seeded_dataset(dataloader))
