@@ -57,7 +57,7 @@ def format_report(report: Dict[str, Any]) -> str:
     lines = [f"config: {report['config']}  checkpoint: {report.get('checkpoint')}",
              f"torch {machine['torch']} | {machine.get('gpu', machine['cpu'])} | device "
              f"{machine['device']} | {machine['threads']} threads | cpu bf16: "
-             f"{machine['cpu_bf16']}"]
+             f"{machine['cpu_bf16']} | env {machine.get('env') or {}}"]
     rows = [_HEADER] + [_row(r) for r in report['results'].values()]
     table = AsciiTable(rows)
     table.inner_column_border = True

@@ -23,6 +23,10 @@ from .peak import DEFAULT_PEAK_SIZES, matmul_peak
 
 __all__ = ['run_benchmark', 'add_rates', 'machine_info']
 
+# environment variables that change CPU speed; recorded with every run
+_ENV_KEYS = ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME',
+             'MKL_NUM_THREADS', 'ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA', 'CUDA_VISIBLE_DEVICES')
+
 
 def _run_isolated(spec: Dict[str, Any]) -> Dict[str, Any]:
     """Run one mode in a child process (stderr and stdout pass through)."""
@@ -51,11 +55,12 @@ def _cpu_name() -> str:
 
 
 def machine_info(device: str, threads: int) -> Dict[str, Any]:
-    """Versions, CPU, thread count and load average, for the record."""
+    """Versions, CPU, thread count, load average and speed-related env vars."""
     info = dict(torch=torch.__version__, python=platform.python_version(),
                 cpu=_cpu_name(), cpu_count=os.cpu_count(), cpu_bf16=cpu_supports_bf16(),
                 device=device, threads=threads, load_avg=list(os.getloadavg()),
-                time=time.strftime('%Y-%m-%d %H:%M:%S'))
+                time=time.strftime('%Y-%m-%d %H:%M:%S'),
+                env={k: os.environ[k] for k in _ENV_KEYS if k in os.environ})
     if torch.device(device).type == 'cuda':
         info['gpu'] = torch.cuda.get_device_name(torch.device(device))
     return info
