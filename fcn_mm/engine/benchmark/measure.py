@@ -102,6 +102,8 @@ def _train_step(model, cfg: Config, spec: dict, opts, device: torch.device):
         cfg.get('optim_wrapper', None) or DEFAULT_OPTIM_WRAPPER)))
     if opts.amp:
         enable_amp(run_cfg)
+    if run_cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
+        run_cfg.optim_wrapper.setdefault('device', str(device))
     model.train()
     optim_wrapper = build_optim_wrapper(model, run_cfg.optim_wrapper)
     batch = synthetic_batch(spec['batch'], spec['shape'], _num_classes(model),

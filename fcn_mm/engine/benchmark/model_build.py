@@ -119,15 +119,18 @@ def build_bench_model(cfg: Config, checkpoint: Optional[str] = None,
     """
     init_default_scope(cfg.get('default_scope', 'fcn_mm'))
     model_cfg = offline_model_cfg(cfg)
-    with torch.device(device):
-        model = MODELS.build(model_cfg)
-    if torch.device(device).type != 'meta' and hasattr(model, 'init_weights'):
+    if torch.device(device).type == 'meta':
+        with torch.device('meta'):
+            return MODELS.build(model_cfg)
+    model = MODELS.build(model_cfg)
+    if hasattr(model, 'init_weights'):
         _quiet_init_weights(model)
     if checkpoint is not None:
         ckpt = load_checkpoint_file(checkpoint, map_location='cpu')
         state_dict = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
         model.load_state_dict(state_dict, strict=True)
-    return model
+    # BaseModel.to also tells the data preprocessor where to put the batches
+    return model.to(device)
 
 
 def crop_size_of(cfg: Config, default: Tuple[int, int] = (512, 512)) -> Tuple[int, int]:
