@@ -30,7 +30,10 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor,
     if pred.size(0) == 0:
         res = tuple(pred.new_zeros(1) for _ in ks)
         return res[0] if isinstance(topk, int) else res
-    values, labels = pred.topk(max(ks), dim=1)            # (N, k, ...)
+    if max(ks) == 1:  # max is several times faster than topk(1) on CPU
+        values, labels = pred.max(dim=1, keepdim=True)     # (N, 1, ...)
+    else:
+        values, labels = pred.topk(max(ks), dim=1)         # (N, k, ...)
     hits = labels.eq(target.unsqueeze(1))                  # (N, k, ...)
     if thresh is not None:
         hits &= values > thresh
