@@ -25,6 +25,7 @@ from mmengine.dist import get_dist_info
 
 from fcn_mm.engine.runner.distributed import LAUNCHERS
 from fcn_mm.engine.runner.test_setup import setup_test_config, write_metrics_json
+from fcn_mm.engine.runner.speed_setup import apply_speed_to_runner
 from fcn_mm.engine.runner.train_setup import build_runner, log_run_info
 
 
@@ -59,6 +60,7 @@ def main() -> None:
         tta=args.tta, launcher=args.launcher, local_rank=args.local_rank)
     runner = build_runner(cfg)
     log_run_info(runner)
+    apply_speed_to_runner(runner, cfg, training=False)
     metrics = runner.test()
     if get_dist_info()[0] == 0:
         path = write_metrics_json(metrics, runner.work_dir, runner.timestamp,

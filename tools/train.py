@@ -23,6 +23,7 @@ import os
 from mmengine.config import DictAction
 
 from fcn_mm.engine.runner.distributed import LAUNCHERS
+from fcn_mm.engine.runner.speed_setup import apply_speed_to_runner
 from fcn_mm.engine.runner.train_setup import (AUTO_RESUME, build_runner, log_run_info,
                                               setup_train_config)
 
@@ -59,6 +60,7 @@ def main() -> None:
         local_rank=args.local_rank)
     runner = build_runner(cfg)
     log_run_info(runner)
+    apply_speed_to_runner(runner, cfg, training=True)
     runner.train()
 
 

@@ -27,8 +27,8 @@ from fcn_mm.utils.device import default_device
 from ..runner.train_setup import enable_amp
 from .flops import count_flops
 from .model_build import build_bench_model, crop_size_of, load_bench_config
-from .speed_options import apply_speed_options, autocast_dtype, inference_autocast, \
-    speed_options_from_cfg
+from fcn_mm.utils.speed_options import (apply_speed_options, autocast_dtype,
+                                        inference_autocast, speed_options_from_cfg)
 from .synthetic import synthetic_batch
 
 __all__ = ['MODES', 'DEFAULT_OPTIM_WRAPPER', 'time_runs', 'peak_memory_mb', 'run_mode']

@@ -14,6 +14,7 @@ from typing import Dict, Optional
 from mmengine.config import Config, ConfigDict
 
 from .distributed import maybe_convert_syncbn, setup_distributed
+from .speed_setup import apply_speed_config
 from .train_setup import check_run_config, load_run_config, prepare_data, resolve_work_dir
 from .work_dir import check_work_dir
 
@@ -109,6 +110,7 @@ def setup_test_config(config: str, checkpoint: str, *,
     if show_dir is not None:
         enable_show_dir(cfg, show_dir)
     add_custom_hook(cfg, dict(type='TestProgressBarHook'))
+    apply_speed_config(cfg, training=False)
     check_run_config(cfg)
     check_work_dir(cfg.work_dir)
     prepare_data(cfg)

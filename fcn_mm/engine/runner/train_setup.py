@@ -27,6 +27,7 @@ from fcn_mm.utils.config_check import check_config, load_config
 from fcn_mm.utils.device import amp_policy
 from .checkpoint_io import find_latest_complete_checkpoint
 from .distributed import maybe_convert_syncbn, setup_distributed
+from .speed_setup import apply_speed_config
 from .work_dir import check_work_dir
 
 __all__ = ['AUTO_RESUME', 'load_run_config', 'check_run_config', 'resolve_work_dir',
@@ -193,6 +194,7 @@ def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
     apply_resume(cfg, resume)
     if amp:
         enable_amp(cfg)
+    apply_speed_config(cfg, training=True)
     check_run_config(cfg)
     check_work_dir(cfg.work_dir)
     prepare_data(cfg)
