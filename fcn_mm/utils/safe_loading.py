@@ -17,8 +17,7 @@ globals that fcn_mm's own checkpoints need beyond torch's defaults:
 Plain Python RNG state (``random.getstate()``: tuples of ints) and torch RNG state
 (uint8 tensors) need nothing extra. Not allowed: ``numpy.random.RandomState`` /
 ``Generator`` objects (save ``get_state()`` / ``bit_generator.state`` instead), and
-any other class or function. fcn_mm never calls ``torch.load`` with
-``weights_only=False``.
+any other class or function. fcn_mm never turns ``weights_only`` off.
 
 It also makes mmengine's local-file checkpoint scheme (used by ``load_from``,
 ``--resume``, ``init_cfg=dict(type='Pretrained')`` and ``load_checkpoint``) go through
