@@ -1,35 +1,9 @@
 """Pascal VOC 2012 segmentation dataset (21 classes, 255 = void)."""
-from typing import List
-
 from fcn_mm.registry import DATASETS
+from fcn_mm.utils.palette import voc_colormap
 from .basesegdataset import BaseSegDataset
 
 __all__ = ['PascalVOCDataset', 'voc_colormap']
-
-
-def voc_colormap(num_entries: int = 256) -> List[List[int]]:
-    """The VOCdevkit colour map (``VOClabelcolormap.m``) as RGB triples.
-
-    For index ``i``, three bits are taken at a time, lowest first; in round ``j``
-    they set bit ``7 - j`` of R, G and B. ``0 -> (0, 0, 0)``, ``1 -> (128, 0, 0)``,
-    ``15 -> (192, 128, 128)``, ``255 -> (224, 224, 192)``.
-
-    Args:
-        num_entries (int): how many entries to return. Defaults to 256.
-
-    Returns:
-        list[list[int]]: ``num_entries`` ``[R, G, B]`` triples.
-    """
-    colours = []
-    for index in range(num_entries):
-        rgb = [0, 0, 0]
-        value = index
-        for j in range(8):
-            for channel in range(3):
-                rgb[channel] |= ((value >> channel) & 1) << (7 - j)
-            value >>= 3
-        colours.append(rgb)
-    return colours
 
 
 @DATASETS.register_module()

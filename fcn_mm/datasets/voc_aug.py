@@ -21,21 +21,11 @@ from typing import Dict, List, Optional
 import numpy as np
 from PIL import Image
 
+from fcn_mm.utils.palette import flat_palette
+
 __all__ = ['convert_mat', 'convert_voc_aug', 'read_ids']
 
 NUM_VOC_CLASSES = 21
-
-
-def _voc_palette() -> List[int]:
-    flat = []
-    for index in range(256):
-        rgb, value = [0, 0, 0], index
-        for j in range(8):
-            for channel in range(3):
-                rgb[channel] |= ((value >> channel) & 1) << (7 - j)
-            value >>= 3
-        flat.extend(rgb)
-    return flat
 
 
 def read_ids(path: str) -> List[str]:
@@ -79,7 +69,7 @@ def convert_mat(mat_path: str, out_dir: str) -> str:
                          f'values {np.unique(seg)[:10].tolist()}')
     seg = np.ascontiguousarray(seg.astype(np.uint8))
     png = Image.frombytes('P', (seg.shape[1], seg.shape[0]), seg.tobytes())
-    png.putpalette(_voc_palette())
+    png.putpalette(flat_palette())
     out_path = osp.join(out_dir, osp.splitext(osp.basename(mat_path))[0] + '.png')
     png.save(out_path)
     return out_path

@@ -16,33 +16,9 @@ from mmengine.utils import ProgressBar
 from PIL import Image
 
 from fcn_mm.registry import HOOKS
+from fcn_mm.utils.palette import flat_palette as label_palette
 
 __all__ = ['SegPredictionSaveHook', 'TestProgressBarHook', 'label_palette']
-
-
-def label_palette(palette: Optional[Sequence[Sequence[int]]] = None) -> list:
-    """A flat 768-entry PIL palette: the dataset ``palette`` first, then VOC's colormap.
-
-    Args:
-        palette (Sequence[Sequence[int]], optional): RGB colour of each class.
-
-    Returns:
-        list[int]: ``[r0, g0, b0, r1, ...]`` for the 256 indices.
-    """
-    colours = np.zeros((256, 3), dtype=np.int64)
-    for index in range(256):  # the bit-interleaved VOC colormap
-        value = index
-        for shift in range(7, -1, -1):
-            for channel in range(3):
-                colours[index, channel] |= ((value >> channel) & 1) << shift
-            value >>= 3
-    if palette is not None:
-        known = np.asarray(palette, dtype=np.int64).reshape(-1, 3)
-        if len(known) > 256:
-            raise ValueError(f'a PNG palette holds 256 colours, the dataset has '
-                             f'{len(known)} classes')
-        colours[:len(known)] = known
-    return colours.astype(np.uint8).reshape(-1).tolist()
 
 
 @HOOKS.register_module()

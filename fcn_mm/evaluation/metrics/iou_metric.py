@@ -12,6 +12,8 @@ from mmengine.logging import MMLogger, print_log
 from PIL import Image
 from terminaltables import AsciiTable
 
+from fcn_mm.utils.palette import flat_palette
+
 from fcn_mm.registry import METRICS
 
 __all__ = ['IoUMetric', 'intersect_and_union', 'total_area_to_metrics']
@@ -203,7 +205,7 @@ class IoUMetric(BaseMetric):
             pred = pred + 1
         pred = np.ascontiguousarray(pred.astype(np.uint8))
         png = Image.frombytes('P', (pred.shape[1], pred.shape[0]), pred.tobytes())
-        png.putpalette(_palette_bytes((self.dataset_meta or {}).get('palette')))
+        png.putpalette(flat_palette((self.dataset_meta or {}).get('palette')))
         stem = osp.splitext(osp.basename(img_path))[0]
         png.save(osp.join(self.output_dir, stem + '.png'))
 
@@ -246,17 +248,3 @@ def _percent(value) -> float:
     return float(np.round(float(value) * 100, 2))
 
 
-def _palette_bytes(palette) -> List[int]:
-    """Flat 768-entry RGB palette: ``palette`` first, then the VOC colour map."""
-    flat = []
-    for index in range(256):
-        if palette is not None and index < len(palette):
-            flat.extend(int(c) for c in palette[index])
-            continue
-        rgb, value = [0, 0, 0], index
-        for j in range(8):
-            for channel in range(3):
-                rgb[channel] |= ((value >> channel) & 1) << (7 - j)
-            value >>= 3
-        flat.extend(rgb)
-    return flat
