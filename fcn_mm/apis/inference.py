@@ -71,6 +71,16 @@ def _load_config(config: Union[str, Path, Config], cfg_options: Optional[dict]) 
     return config
 
 
+def _load_weights(model: torch.nn.Module, checkpoint: str) -> Optional[dict]:
+    """Load ``checkpoint`` into ``model`` (strict); return its ``dataset_meta`` if saved."""
+    ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
+    dataset_meta = meta.get('dataset_meta')
+    if dataset_meta is None and 'CLASSES' in meta:  # checkpoints of MMSegmentation 0.x
+        dataset_meta = dict(classes=meta['CLASSES'], palette=meta.get('PALETTE'))
+    return dataset_meta
+
+
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -109,11 +119,7 @@ def init_model(config: Union[str, Path, Config],
     model = MODELS.build(config.model)
     dataset_meta = None
     if checkpoint is not None:
-        ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        dataset_meta = meta.get('dataset_meta')
-        if dataset_meta is None and 'CLASSES' in meta:
-            dataset_meta = dict(classes=meta['CLASSES'], palette=meta.get('PALETTE'))
+        dataset_meta = _load_weights(model, checkpoint)
     if dataset_meta is None:
         dataset_meta = _config_dataset_meta(config)
     if dataset_meta is None:
@@ -126,10 +132,13 @@ def init_model(config: Union[str, Path, Config],
 
 
 def _test_pipeline(cfg: Config, from_array: bool) -> Compose:
-    """The config's test pipeline without LoadAnnotations (and without loading for arrays)."""
-    pipeline = cfg.get('test_pipeline')
-    if pipeline is None:
-        pipeline = ((cfg.get('test_dataloader') or {}).get('dataset') or {}).get('pipeline')
+    """The test dataset's pipeline (else ``test_pipeline``) without LoadAnnotations.
+
+    For arrays, LoadImageFromFile is dropped too (the caller fills ``img``).
+    """
+    pipeline = ((cfg.get('test_dataloader') or {}).get('dataset') or {}).get('pipeline')
+    if not pipeline:
+        pipeline = cfg.get('test_pipeline')
     if not pipeline:
         raise KeyError(f'the config {cfg.filename} has neither `test_pipeline` nor '
                        '`test_dataloader.dataset.pipeline`')

@@ -1,7 +1,8 @@
 """A small synthetic segmentation dataset ("demo shapes") in the Pascal VOC layout.
 
 :func:`prepare_demo_data` draws coloured, textured shapes (circles, squares, triangles,
-rings and stars) on textured backgrounds, with thin bars that occlude them. Colours are
+rings and stars; they do not overlap each other) on textured backgrounds, with thin
+bars that occlude them. Colours are
 drawn independently of the class, so colour alone cannot tell the classes apart: a model
 has to look at shape. The result is written as::
 
@@ -34,31 +35,57 @@ DEMO_CLASSES = ('background', 'circle', 'square', 'triangle', 'ring', 'star')
 DEMO_PALETTE = voc_colormap(len(DEMO_CLASSES))  # the first VOC colours
 DEMO_METAINFO = dict(classes=DEMO_CLASSES, palette=DEMO_PALETTE)
 
-_FORMAT_VERSION = 1
+_FORMAT_VERSION = 3
 _STAMP = 'demo_data.json'
 
 
-def _texture(rng: np.random.Generator, size: int, base: np.ndarray) -> np.ndarray:
-    """A (size, size, 3) float texture around the colour ``base`` (RGB, 0..255)."""
+def _blend(base: np.ndarray, other: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """(H, W, 3) float32: ``base`` where ``weight`` is 0, ``other`` where it is 1."""
+    return base + (other - base) * weight[..., None]
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A (size, size, 3) float32 background: smooth blotches of two random colours,
+    sometimes with faint stripes."""
+    base = rng.uniform(0, 255, 3).astype(np.float32)
+    low = rng.uniform(0, 1, (4, 4)).astype(np.float32)
+    weight = np.clip(cv2.resize(low, (size, size), interpolation=cv2.INTER_CUBIC), 0, 1)
+    image = _blend(base, rng.uniform(0, 255, 3).astype(np.float32), weight * 0.6)
+    if rng.random() < 0.3:
+        image = _blend(image, rng.uniform(0, 255, 3).astype(np.float32),
+                       _stripes(rng, size, size) * rng.uniform(0.1, 0.2))
+    return image
+
+
+def _stripes(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """(h, w) float32 0/1 stripes of random angle and period (4..16 px)."""
+    angle, period = rng.uniform(0, np.pi), rng.uniform(4, 16)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    phase = (xx * np.cos(angle) + yy * np.sin(angle)) / period
+    return (np.sin(2 * np.pi * phase) > 0).astype(np.float32)
+
+
+def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """An (h, w, 3) float32 fill: a random colour, flat or with stripes, blotches or a
+    gradient of a second random colour, plus grain."""
+    base = rng.uniform(0, 255, 3).astype(np.float32)
+    other = rng.uniform(0, 255, 3).astype(np.float32)
     kind = rng.integers(4)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    other = rng.uniform(0, 255, 3)
-    if kind == 0:  # stripes of a second colour, any angle and period
-        angle, period = rng.uniform(0, np.pi), rng.uniform(4, 16)
-        phase = (xx * np.cos(angle) + yy * np.sin(angle)) / period
-        weight = (np.sin(2 * np.pi * phase) > 0).astype(np.float32) * rng.uniform(0.2, 0.6)
-    elif kind == 1:  # smooth blotches
-        low = rng.uniform(0, 1, (4, 4)).astype(np.float32)
-        weight = cv2.resize(low, (size, size), interpolation=cv2.INTER_CUBIC)
-        weight = np.clip(weight, 0, 1) * rng.uniform(0.3, 0.7)
-    elif kind == 2:  # a linear gradient
+    if kind == 0:
+        weight = _stripes(rng, h, w) * rng.uniform(0.2, 0.6)
+    elif kind == 1:
+        low = rng.uniform(0, 1, (3, 3)).astype(np.float32)
+        weight = np.clip(cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC), 0, 1)
+        weight *= rng.uniform(0.3, 0.7)
+    elif kind == 2:
         angle = rng.uniform(0, 2 * np.pi)
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         ramp = xx * np.cos(angle) + yy * np.sin(angle)
         weight = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1.0) * rng.uniform(0.3, 0.8)
-    else:  # flat
-        weight = np.zeros((size, size), np.float32)
-    tex = base[None, None] * (1 - weight[..., None]) + other[None, None] * weight[..., None]
-    return tex + rng.normal(0, rng.uniform(2, 10), (size, size, 1))
+    else:
+        weight = np.zeros((h, w), np.float32)
+    grain = rng.standard_normal((h, w, 1), dtype=np.float32) * rng.uniform(2, 8)
+    return _blend(base, other, weight) + grain
 
 
 def _polygon(kind: str, center: Tuple[float, float], radius: float,
@@ -104,34 +131,52 @@ def _bar_mask(rng: np.random.Generator, size: int) -> np.ndarray:
     return mask.astype(bool)
 
 
+def _place_shapes(rng: np.random.Generator, size: int,
+                  max_shapes: int) -> List[Tuple[int, Tuple[float, float], float]]:
+    """Classes, centres and radii of 1..max_shapes shapes whose circumcircles do not
+    overlap (so every shape keeps its whole outline; only the bars occlude)."""
+    shapes: List[Tuple[int, Tuple[float, float], float]] = []
+    for _ in range(int(rng.integers(1, max_shapes + 1))):
+        cls = int(rng.integers(1, len(DEMO_CLASSES)))
+        radius = rng.uniform(0.16, 0.32) * size
+        for _attempt in range(20):
+            center = rng.uniform(radius * 0.6, size - radius * 0.6, 2)
+            if all(np.hypot(*(center - np.asarray(c))) >= radius + r + 2
+                   for _, c, r in shapes):
+                shapes.append((cls, (float(center[0]), float(center[1])), radius))
+                break
+    return shapes
+
+
 def draw_demo_sample(rng: np.random.Generator, size: int,
-                     max_shapes: int = 4) -> Tuple[np.ndarray, np.ndarray]:
+                     max_shapes: int = 3) -> Tuple[np.ndarray, np.ndarray]:
     """Draw one image and its label map.
 
     Args:
         rng (np.random.Generator): the source of randomness (fully determines the sample).
         size (int): image height and width in pixels.
-        max_shapes (int): at most this many shapes (at least one).
+        max_shapes (int): at most this many shapes (at least one); shapes that find
+            no free place are left out.
 
     Returns:
         tuple: ``image`` (size, size, 3) uint8 BGR and ``label`` (size, size) uint8 class
         indices into :data:`DEMO_CLASSES`.
     """
-    image = _texture(rng, size, rng.uniform(0, 255, 3))
+    image = _background(rng, size)
     label = np.zeros((size, size), np.uint8)
-    for _ in range(int(rng.integers(1, max_shapes + 1))):
-        cls = int(rng.integers(1, len(DEMO_CLASSES)))
-        radius = rng.uniform(0.12, 0.28) * size
-        center = tuple(rng.uniform(radius * 0.6, size - radius * 0.6, 2))
+    for cls, center, radius in _place_shapes(rng, size, max_shapes):
         mask = _shape_mask(DEMO_CLASSES[cls], size, center, radius,
                            rng.uniform(0, 2 * np.pi))
-        image[mask] = _texture(rng, size, rng.uniform(0, 255, 3))[mask]
+        rows, cols = np.nonzero(mask.any(1))[0], np.nonzero(mask.any(0))[0]
+        box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        fill = _texture(rng, rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1)
+        image[box][mask[box]] = fill[mask[box]]
         label[mask] = cls
     for _ in range(int(rng.integers(0, 3))):
         mask = _bar_mask(rng, size)
         image[mask] = rng.uniform(0, 255, 3)
         label[mask] = 0
-    image += rng.normal(0, 4, image.shape)
+    image += rng.standard_normal(image.shape, dtype=np.float32) * 4
     image = np.clip(np.round(image), 0, 255).astype(np.uint8)
     return np.ascontiguousarray(image[..., ::-1]), label
 
@@ -176,9 +221,9 @@ def _check_args(num_train: int, num_val: int, image_size: int, max_shapes: int) 
             raise ValueError(f'demo_data.{key} must be an int >= {low}, got {value!r}')
 
 
-def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 400,
+def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 2000,
                       num_val: int = 100, image_size: int = 128, seed: int = 0,
-                      max_shapes: int = 4) -> str:
+                      max_shapes: int = 3) -> str:
     """Generate the demo dataset under ``data_root`` unless it is already there.
 
     The data is written to a temporary sibling folder and moved into place at the end,
@@ -188,11 +233,11 @@ def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 400,
 
     Args:
         data_root (str): where to write. Defaults to ``'data/demo'``.
-        num_train (int): number of training images. Defaults to 400.
+        num_train (int): number of training images. Defaults to 2000.
         num_val (int): number of validation images. Defaults to 100.
         image_size (int): height and width of every image. Defaults to 128.
         seed (int): the seed; same parameters give byte-identical files. Defaults to 0.
-        max_shapes (int): at most this many shapes per image. Defaults to 4.
+        max_shapes (int): at most this many shapes per image. Defaults to 3.
 
     Returns:
         str: ``data_root``.

@@ -97,8 +97,11 @@ def _miou(labels, pred, num_classes):
 
 
 def test_colour_alone_does_not_solve_the_demo_data(tmp_path):
+    # every image has its own seeded generator, so with fewer training images the
+    # val split and the first training images are those of the config's data set
     demo_cfg = Config.fromfile(DEMO_CONFIG).demo_data
-    root = prepare_demo_data(**{**demo_cfg, 'data_root': str(tmp_path / 'demo')})
+    root = prepare_demo_data(**{**demo_cfg, 'data_root': str(tmp_path / 'demo'),
+                                'num_train': 300})
     train_x, train_y = _load_split(root, 'train')
     val_x, val_y = _load_split(root, 'val')
     num = len(DEMO_CLASSES)
@@ -112,3 +115,11 @@ def test_colour_alone_does_not_solve_the_demo_data(tmp_path):
     counts = np.bincount(bins(train_x) * num + train_y, minlength=4096 * num)
     lookup = counts.reshape(4096, num).argmax(1)
     assert _miou(val_y, lookup[bins(val_x)], num) < 0.40
+
+
+def test_images_do_not_depend_on_the_split_sizes(tmp_path):
+    small = _files(prepare_demo_data(str(tmp_path / 'a'), **SMALL))
+    large = _files(prepare_demo_data(str(tmp_path / 'b'), **{**SMALL, 'num_train': 8}))
+    for name, data in small.items():
+        if name.startswith(('JPEGImages', 'SegmentationClass')):
+            assert large[name] == data, name

@@ -3,11 +3,14 @@
 # random, so a model must learn shapes. tools/train.py and tools/test.py generate it
 # with fcn_mm.datasets.demo_data.prepare_demo_data(**demo_data) when it is missing
 # (a few seconds, deterministic); it is read with the Pascal VOC loader.
+# 1 to 3 non-overlapping shapes per image, radius 16-32% of the image size, 0 to 2
+# occluding bars. No PhotoMetricDistortion: colours are random by construction, so it
+# would only cost time.
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/demo'
 image_size = 128
 demo_data = dict(
-    data_root=data_root, num_train=400, num_val=100, image_size=image_size, seed=0)
+    data_root=data_root, num_train=2000, num_val=100, image_size=image_size, seed=0)
 metainfo = dict(
     classes=('background', 'circle', 'square', 'triangle', 'ring', 'star'),
     palette=[[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0], [0, 0, 128],
@@ -19,11 +22,10 @@ train_pipeline = [
     dict(
         type='RandomResize',
         scale=crop_size,
-        ratio_range=(0.75, 1.5),
+        ratio_range=(1.0, 1.25),
         keep_ratio=True),
     dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
     dict(type='RandomFlip', prob=0.5),
-    dict(type='PhotoMetricDistortion'),
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
