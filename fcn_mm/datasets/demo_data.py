@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from .voc import voc_colormap
+from fcn_mm.utils.palette import flat_palette, voc_colormap
 
 __all__ = ['DEMO_CLASSES', 'DEMO_PALETTE', 'DEMO_METAINFO', 'prepare_demo_data',
            'draw_demo_sample']
@@ -259,7 +259,7 @@ def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 2000,
     try:
         for sub in ('JPEGImages', 'SegmentationClass', osp.join('ImageSets', 'Segmentation')):
             os.makedirs(osp.join(tmp, sub))
-        palette = [c for rgb in voc_colormap(256) for c in rgb]
+        palette = flat_palette(DEMO_PALETTE)
         _write_split(tmp, 'train', num_train, image_size, int(seed), max_shapes, palette)
         _write_split(tmp, 'val', num_val, image_size, int(seed), max_shapes, palette)
         with open(osp.join(tmp, _STAMP), 'w') as f:
