@@ -47,5 +47,5 @@ default_hooks = dict(
     logger=dict(interval=100),
     checkpoint=dict(interval=max_iters))
 env_cfg = dict(cudnn_benchmark=False)
-# a fixed seed, so that the README's run gives the same numbers on the same machine
+# a fixed seed, so that runs of the README command are repeatable
 randomness = dict(seed=0)
