@@ -23,7 +23,7 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.dist import get_dist_info
 
-from fcn_mm.engine.runner.distributed import LAUNCHERS
+from fcn_mm.engine.runner.distributed import LAUNCHERS, teardown_distributed
 from fcn_mm.engine.runner.test_setup import setup_test_config, write_metrics_json
 from fcn_mm.engine.runner.speed_setup import apply_speed_to_runner
 from fcn_mm.engine.runner.train_setup import build_runner, log_run_info
@@ -72,6 +72,7 @@ def main() -> None:
         if args.show_dir:
             print('Drawings written to '
                   f'{osp.join(runner.work_dir, runner.timestamp, args.show_dir)}')
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -22,7 +22,7 @@ import os
 
 from mmengine.config import DictAction
 
-from fcn_mm.engine.runner.distributed import LAUNCHERS
+from fcn_mm.engine.runner.distributed import LAUNCHERS, teardown_distributed
 from fcn_mm.engine.runner.speed_setup import apply_speed_to_runner
 from fcn_mm.engine.runner.train_setup import (AUTO_RESUME, build_runner, log_run_info,
                                               setup_train_config)
@@ -62,6 +62,7 @@ def main() -> None:
     log_run_info(runner)
     apply_speed_to_runner(runner, cfg, training=True)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ import torch.distributed as dist
 from fcn_mm.utils.device import default_device, dist_backend, syncbn_supported
 
 __all__ = ['LAUNCHERS', 'dist_env_from_launcher', 'setup_distributed',
-           'convert_syncbn_cfg', 'maybe_convert_syncbn']
+           'teardown_distributed', 'convert_syncbn_cfg', 'maybe_convert_syncbn']
 
 LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
 _SYNCBN_TYPES = ('SyncBN', 'MMSyncBN', 'TorchSyncBN', 'SyncBatchNorm')
@@ -233,3 +233,14 @@ def maybe_convert_syncbn(cfg: Any) -> int:
         warnings.warn(f'SyncBN needs CUDA and more than one process; converted {count} '
                       'SyncBN setting(s) in the config to BN')
     return count
+
+
+def teardown_distributed() -> None:
+    """End a distributed run cleanly: wait for every rank, then destroy the process group.
+
+    Without this, a rank that reaches interpreter exit while gloo's threads still run can
+    abort with "terminate called without an active exception" and fail the whole job.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
