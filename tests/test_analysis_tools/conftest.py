@@ -50,9 +50,16 @@ def _load_tool(relative_path: str):
 
 @pytest.fixture(scope='session')
 def tools():
-    """The three plotting tools as modules (``main(argv)`` runs them in this process)."""
+    """The analysis tools as modules (``main(argv)`` runs them in this process)."""
     return SimpleNamespace(**{name: _load_tool(f'tools/analysis_tools/{name}.py') for name in
-                              ('analyze_logs', 'confusion_matrix', 'browse_dataset')})
+                              ('analyze_logs', 'confusion_matrix', 'browse_dataset',
+                               'compare_amp_training')})
+
+
+@pytest.fixture(scope='session')
+def demo_config():
+    """(config path, function of a data root -> ``--cfg-options`` for small demo data)."""
+    return DEMO_CONFIG, data_options
 
 
 @pytest.fixture(scope='session')
