@@ -9,12 +9,14 @@ import torch
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 from torch import nn
+from mmengine.logging import print_log
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fcn_mm.registry import MODELS
 from fcn_mm.utils.typing_utils import OptConfigType, OptMultiConfig
 
 from ..utils import BasicBlock, Bottleneck, ResLayer, check_norm_cfg, conv_norm_act_layers
+from .mmpretrain_layout import rename_mmpretrain_resnet_keys
 
 __all__ = ['ResNet', 'ResNetV1c', 'ResNetV1d', 'BasicBlock', 'Bottleneck']
 
@@ -148,6 +150,17 @@ class ResNet(BaseModule):
             base_channels * 2**i * block.expansion for i in self.out_indices)
         self.feat_dim = base_channels * 2**(num_stages - 1) * block.expansion
         self._freeze_stages()
+        self.register_load_state_dict_pre_hook(self._accept_mmpretrain_layout)
+
+    @staticmethod
+    def _accept_mmpretrain_layout(module: 'ResNet', state_dict: dict, prefix: str,
+                                  *args) -> None:
+        """``load_state_dict`` pre-hook: rename mmpretrain (mmcls) layout keys, and say so."""
+        renamed = rename_mmpretrain_resnet_keys(state_dict, prefix, module)
+        if renamed:
+            print_log(f'{type(module).__name__}: renamed {len(renamed)} weights of the '
+                      'mmpretrain (mmcls) layout to this layout, e.g. '
+                      f'{renamed[0][0]} -> {renamed[0][1]}', logger='current')
 
     @staticmethod
     def _check_args(num_stages, strides, dilations, out_indices, style) -> None:
