@@ -13,6 +13,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from fcn_mm.engine.runner.distributed import convert_syncbn_cfg
 from fcn_mm.registry import DATASETS, MODELS
 from fcn_mm.structures import SegDataSample
 from fcn_mm.utils.config_check import check_config, load_config
@@ -22,25 +23,6 @@ from fcn_mm.visualization import SegLocalVisualizer
 __all__ = ['init_model', 'inference_model', 'show_result_pyplot']
 
 ImageType = Union[str, Path, np.ndarray]
-
-
-def _syncbn_to_bn(node: Any, path: str = 'model') -> List[str]:
-    """Replace ``type='SyncBN'`` by ``'BN'`` everywhere under ``node`` (in place).
-
-    Returns:
-        list[str]: the config paths that were changed.
-    """
-    changed = []
-    if isinstance(node, dict):
-        if node.get('type') in ('SyncBN', 'MMSyncBN', 'TorchSyncBN', 'SyncBatchNorm'):
-            node['type'] = 'BN'
-            changed.append(f'{path}.type')
-        for key, value in node.items():
-            changed += _syncbn_to_bn(value, f'{path}.{key}')
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            changed += _syncbn_to_bn(value, f'{path}[{i}]')
-    return changed
 
 
 def _config_dataset_meta(cfg: Config) -> Optional[dict]:
@@ -112,7 +94,7 @@ def init_model(config: Union[str, Path, Config],
     check_config(config, check_checkpoints=False)
     init_default_scope(config.get('default_scope', 'fcn_mm'))
     if not syncbn_supported():
-        changed = _syncbn_to_bn(config.model)
+        changed = convert_syncbn_cfg(config.model, 'model')
         if changed:
             warnings.warn(f'SyncBN needs CUDA and several processes; using BN instead at '
                           f'{", ".join(changed)}')

@@ -71,7 +71,8 @@ def test_convert_syncbn_walks_dicts_and_lists():
                model=dict(backbone=dict(norm_cfg=dict(type='SyncBN')),
                           auxiliary_head=[dict(norm_cfg=dict(type='SyncBN')),
                                           dict(norm_cfg=dict(type='GN'))]))
-    assert convert_syncbn_cfg(cfg) == 3
+    assert convert_syncbn_cfg(cfg) == ['norm_cfg.type', 'model.backbone.norm_cfg.type',
+                                       'model.auxiliary_head[0].norm_cfg.type']
     assert cfg['model']['auxiliary_head'][0]['norm_cfg']['type'] == 'BN'
     assert cfg['model']['auxiliary_head'][1]['norm_cfg']['type'] == 'GN'
     assert cfg['norm_cfg'] == dict(type='BN', requires_grad=True)
@@ -80,6 +81,7 @@ def test_convert_syncbn_walks_dicts_and_lists():
 def test_maybe_convert_syncbn_warns_without_cuda_processes():
     cfg = Config(dict(model=dict(backbone=dict(norm_cfg=dict(type='SyncBN'))),
                       sync_bn='torch'))
-    with pytest.warns(UserWarning, match='converted 2 SyncBN setting'):
+    with pytest.warns(UserWarning, match=r'converted 2 SyncBN setting.*: '
+                      r'model\.backbone\.norm_cfg\.type, sync_bn \(dropped\)'):
         assert maybe_convert_syncbn(cfg) == 2
     assert cfg.model.backbone.norm_cfg.type == 'BN' and 'sync_bn' not in cfg

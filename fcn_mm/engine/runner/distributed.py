@@ -21,7 +21,7 @@ import datetime
 import os
 import subprocess
 import warnings
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -189,26 +189,33 @@ def setup_distributed(cfg: Any, launcher: str,
     return dist.get_rank(), dist.get_world_size()
 
 
-def convert_syncbn_cfg(cfg: Any) -> int:
+def _child_path(path: str, key: Any) -> str:
+    return f'{path}.{key}' if path else str(key)
+
+
+def convert_syncbn_cfg(cfg: Any, path: str = '') -> List[str]:
     """Replace every SyncBN ``type`` in ``cfg`` (dicts and lists, recursively) by ``BN``.
 
     Args:
         cfg (Config | dict | list): changed in place.
+        path (str): the config path of ``cfg`` itself, used in the returned paths
+            (e.g. ``'model'`` when ``cfg`` is ``config.model``). Defaults to the root.
 
     Returns:
-        int: how many norm configs were changed.
+        list[str]: the config path of every changed ``type``, e.g.
+        ``'model.auxiliary_head[0].norm_cfg.type'``.
     """
-    count = 0
+    changed = []
     if isinstance(cfg, Mapping):
         if cfg.get('type') in _SYNCBN_TYPES:
             cfg['type'] = 'BN'
-            count += 1
-        for value in cfg.values():
-            count += convert_syncbn_cfg(value)
+            changed.append(_child_path(path, 'type'))
+        for key, value in cfg.items():
+            changed += convert_syncbn_cfg(value, _child_path(path, key))
     elif isinstance(cfg, (list, tuple)):
-        for value in cfg:
-            count += convert_syncbn_cfg(value)
-    return count
+        for i, value in enumerate(cfg):
+            changed += convert_syncbn_cfg(value, f'{path}[{i}]')
+    return changed
 
 
 def maybe_convert_syncbn(cfg: Any) -> int:
@@ -221,18 +228,19 @@ def maybe_convert_syncbn(cfg: Any) -> int:
         cfg (Config): the run's config; changed in place.
 
     Returns:
-        int: how many norm configs were changed.
+        int: how many settings were changed (SyncBN types, plus ``sync_bn``).
     """
     if syncbn_supported():
         return 0
-    count = convert_syncbn_cfg(cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg)
+    changed = convert_syncbn_cfg(cfg._cfg_dict if hasattr(cfg, '_cfg_dict') else cfg)
     if cfg.get('sync_bn') is not None:
         cfg.pop('sync_bn')
-        count += 1
-    if count:
-        warnings.warn(f'SyncBN needs CUDA and more than one process; converted {count} '
-                      'SyncBN setting(s) in the config to BN')
-    return count
+        changed.append('sync_bn (dropped)')
+    if changed:
+        warnings.warn(f'SyncBN needs CUDA and more than one process; converted '
+                      f'{len(changed)} SyncBN setting(s) in the config to BN: '
+                      f'{", ".join(changed)}')
+    return len(changed)
 
 
 def teardown_distributed() -> None:
