@@ -1,6 +1,8 @@
-"""Shared pytest setup: fcn_mm's default scope, and a guard against registry fallbacks."""
+"""Shared pytest setup: fcn_mm's default scope, a guard against registry fallbacks,
+one-thread and no-network fixtures."""
 import logging
 import os
+import socket
 
 import pytest
 import torch
@@ -36,3 +38,23 @@ def registry_fallback_log():
     logger.addHandler(catcher)
     yield catcher.messages
     logger.removeHandler(catcher)
+
+
+@pytest.fixture
+def one_thread():
+    """Small ops: one intra-op thread avoids spin-waiting on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any socket or torchvision/hub download attempt fails the test."""
+    def refuse(*args, **kwargs):
+        raise OSError('network access attempted in a no-network test')
+    monkeypatch.setattr(socket, 'socket', refuse)
+    monkeypatch.setattr(socket, 'create_connection', refuse)
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', refuse)
+    monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', refuse)

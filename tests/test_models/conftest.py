@@ -33,12 +33,8 @@ def _tiny_fcn_cfg(num_classes: int = 4, depth: int = 18, test_cfg=None) -> dict:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
+def _model_tests_on_one_thread(one_thread):
     """Model tests use tiny tensors: one intra-op thread avoids thread contention."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 @pytest.fixture

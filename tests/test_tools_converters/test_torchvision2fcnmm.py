@@ -1,7 +1,6 @@
 """tools/model_converters/torchvision2fcnmm.py: key mapping, CLI, equal features."""
 import importlib.util
 import os.path as osp
-import socket
 
 import pytest
 import torch
@@ -21,24 +20,7 @@ def _load_tool():
     return module
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small ops: one intra-op thread avoids spin-waiting on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any socket or torchvision/hub download attempt fails the test."""
-    def refuse(*args, **kwargs):
-        raise OSError('network access attempted in a no-network test')
-    monkeypatch.setattr(socket, 'socket', refuse)
-    monkeypatch.setattr(socket, 'create_connection', refuse)
-    monkeypatch.setattr(torch.hub, 'download_url_to_file', refuse)
-    monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', refuse)
+pytestmark = pytest.mark.usefixtures('one_thread')
 
 
 def test_key_mapping_keeps_backbone_names_and_drops_fc():

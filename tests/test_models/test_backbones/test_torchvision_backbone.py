@@ -1,6 +1,5 @@
 """TorchvisionBackbone: stages, output strides, errors, freezing, local weights, FCN use."""
 import os.path as osp
-import socket
 
 import pytest
 import torch
@@ -13,26 +12,6 @@ from fcn_mm.models.backbones.torchvision_backbone import (TorchvisionBackbone, d
 from fcn_mm.registry import MODELS
 
 CONFIG_DIR = osp.join(osp.dirname(__file__), '..', '..', '..', 'configs', 'fcn')
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small ops: one intra-op thread avoids spin-waiting on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any socket or torchvision/hub download attempt fails the test."""
-    def refuse(*args, **kwargs):
-        raise OSError('network access attempted in a no-network test')
-    monkeypatch.setattr(socket, 'socket', refuse)
-    monkeypatch.setattr(socket, 'create_connection', refuse)
-    monkeypatch.setattr(torch.hub, 'download_url_to_file', refuse)
-    monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', refuse)
 
 
 @pytest.mark.parametrize('name, output_stride, channels', [
