@@ -59,10 +59,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='train again even where a finished run exists')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='passed to every tools/train.py run')
-    args = parser.parse_args(argv)
-    if not args.seeds:
-        parser.error('--seeds needs at least one seed')
-    return args
+    return parser.parse_args(argv)
 
 
 def run_dir(work_dir: str, precision: str, seed: int) -> str:

@@ -56,7 +56,7 @@ def rename_mmpretrain_resnet_keys(state_dict: Dict[str, object], prefix: str,
     # a stage is in the pool-less layout when its conv is at downsample.0 (a pool has
     # no weights, so in the pool-first layout nothing is stored under downsample.0)
     stages_to_shift = {stage for stage in _pool_first_stages(backbone)
-                  if f'{prefix}{stage}.0.downsample.0.weight' in state_dict}
+                       if f'{prefix}{stage}.0.downsample.0.weight' in state_dict}
     renames = []
     for key in list(state_dict):
         if not key.startswith(prefix):

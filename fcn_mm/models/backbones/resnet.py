@@ -7,9 +7,9 @@ from typing import Optional, Sequence, Tuple
 
 import torch
 from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch import nn
-from mmengine.logging import print_log
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fcn_mm.registry import MODELS
