@@ -29,7 +29,8 @@ INSTALL_REQUIRES = [
     'scipy',
     'matplotlib',
 ]
-TESTS_REQUIRE = ['pytest', 'pytest-timeout']
+# import-linter checks the import rules of .importlinter (tests/test_import_contracts.py)
+TESTS_REQUIRE = ['pytest', 'pytest-timeout', 'import-linter']
 
 setup(
     name='fcn_mm',

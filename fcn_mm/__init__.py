@@ -1,10 +1,9 @@
 """fcn_mm: MMSegmentation-style semantic segmentation on current PyTorch.
 
-Importing the package registers the checkpoint-loading allow-list (see
-:mod:`fcn_mm.utils.safe_loading`) so that every entry point, DataLoader worker and
-torchrun rank loads checkpoints with ``weights_only=True``.
+Importing the package (or :mod:`fcn_mm.registry`) has no side effect. Checkpoint loading
+through the safe loader is installed by :func:`fcn_mm.utils.register_all_modules` and by
+importing :mod:`fcn_mm.models` (see :mod:`fcn_mm.utils.checkpoint_schemes`).
 """
 from .version import __version__
-from .utils import safe_loading as _safe_loading  # noqa: F401  (allow-list side effect)
 
 __all__ = ['__version__']

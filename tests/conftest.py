@@ -1,11 +1,14 @@
 """Shared pytest setup: fcn_mm's default scope, a guard against registry fallbacks,
-one-thread and no-network fixtures."""
+one-thread and no-network fixtures, and the tiny FCN config."""
 import logging
 import os
+import os.path as osp
 import socket
 
 import pytest
 import torch
+
+TINY_CONFIG = osp.join(osp.dirname(osp.abspath(__file__)), 'configs', 'fcn_r18-tiny_32x32.py')
 
 # Keep each test process to the machine's share of threads; tests are small.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
@@ -58,3 +61,17 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, 'create_connection', refuse)
     monkeypatch.setattr(torch.hub, 'download_url_to_file', refuse)
     monkeypatch.setattr(torch.hub, 'load_state_dict_from_url', refuse)
+
+
+@pytest.fixture(scope='session')
+def tiny_config() -> str:
+    """Path of a ResNetV1c-18 FCN at 1/16 width with 32x32 crops (BN, 21 classes)."""
+    return TINY_CONFIG
+
+
+@pytest.fixture
+def tiny_model():
+    """The tiny config's model, built offline, in eval mode."""
+    from fcn_mm.models.builder import build_offline_model
+    from fcn_mm.utils.config_check import load_config
+    return build_offline_model(load_config(TINY_CONFIG)).eval()

@@ -101,3 +101,45 @@ def test_fallback_guard_catches_a_fallback(registry_fallback_log):
     with ROOT_MODELS.switch_scope_and_registry('no_such_scope_xyz'):
         pass
     assert any('Failed to' in m for m in registry_fallback_log)
+
+
+def _run_python(code):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def test_importing_the_registry_imports_no_package_and_patches_nothing():
+    out = _run_python(
+        'import sys\n'
+        'import fcn_mm.registry\n'
+        'from mmengine.runner.checkpoint import CheckpointLoader\n'
+        "print(sorted(m for m in sys.modules if m.startswith('fcn_mm')))\n"
+        "print(CheckpointLoader._schemes[''].__module__)\n")
+    modules, local_loader = out.splitlines()
+    assert modules == "['fcn_mm', 'fcn_mm.registry', 'fcn_mm.version']"
+    for name in ('fcn_mm.models', 'fcn_mm.datasets', 'fcn_mm.engine',
+                 'fcn_mm.utils.config_check'):
+        assert f"'{name}'" not in modules
+    assert local_loader.startswith('mmengine')
+
+
+def test_importing_models_routes_checkpoints_through_the_safe_loader():
+    out = _run_python(
+        'import fcn_mm.models\n'
+        'from mmengine.runner.checkpoint import CheckpointLoader\n'
+        "print(CheckpointLoader._schemes[''].__module__)\n"
+        "print(CheckpointLoader._schemes['open-mmlab://'].__module__)\n")
+    assert out.split() == ['fcn_mm.utils.safe_loading', 'fcn_mm.utils.pretrained']
+
+
+def test_register_all_modules_imports_every_registry_location():
+    from fcn_mm.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+    import sys
+    for registry in R.ALL_REGISTRIES.values():
+        assert registry._imported
+        assert all(location in sys.modules for location in registry._locations)

@@ -23,10 +23,10 @@ import os.path as osp
 from mmengine.config import DictAction
 from mmengine.dist import get_dist_info
 
-from fcn_mm.engine.runner.distributed import LAUNCHERS, teardown_distributed
-from fcn_mm.engine.runner.test_setup import setup_test_config, write_metrics_json
-from fcn_mm.engine.runner.speed_setup import apply_speed_to_runner
-from fcn_mm.engine.runner.train_setup import build_runner, log_run_info
+from fcn_mm.apis.distributed import LAUNCHERS, teardown_distributed
+from fcn_mm.apis.speed import apply_speed_to_runner
+from fcn_mm.apis.testing import setup_test_config, write_metrics_json
+from fcn_mm.apis.training import build_runner, log_run_info
 
 
 def parse_args() -> argparse.Namespace:

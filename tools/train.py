@@ -15,17 +15,16 @@ Options:
 
 SyncBN becomes BN (with a warning) unless training runs distributed on CUDA; on a
 machine without CUDA, distributed training uses gloo (see
-``fcn_mm.engine.runner.distributed``).
+``fcn_mm.apis.distributed``).
 """
 import argparse
 import os
 
 from mmengine.config import DictAction
 
-from fcn_mm.engine.runner.distributed import LAUNCHERS, teardown_distributed
-from fcn_mm.engine.runner.speed_setup import apply_speed_to_runner
-from fcn_mm.engine.runner.train_setup import (AUTO_RESUME, build_runner, log_run_info,
-                                              setup_train_config)
+from fcn_mm.apis.distributed import LAUNCHERS, teardown_distributed
+from fcn_mm.apis.speed import apply_speed_to_runner
+from fcn_mm.apis.training import AUTO_RESUME, build_runner, log_run_info, setup_train_config
 
 
 def parse_args() -> argparse.Namespace:

@@ -10,14 +10,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
-from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 
-from fcn_mm.engine.runner.distributed import convert_syncbn_cfg
-from fcn_mm.registry import DATASETS, MODELS
+from fcn_mm.models.builder import build_offline_model, offline_model_cfg
+from fcn_mm.registry import DATASETS
 from fcn_mm.structures import SegDataSample
 from fcn_mm.utils.config_check import check_config, load_config
-from fcn_mm.utils.device import syncbn_supported
 from fcn_mm.visualization import SegLocalVisualizer
 
 __all__ = ['init_model', 'inference_model', 'show_result_pyplot']
@@ -41,37 +38,16 @@ def _config_dataset_meta(cfg: Config) -> Optional[dict]:
     return None
 
 
-def _load_config(config: Union[str, Path, Config], cfg_options: Optional[dict]) -> Config:
-    if isinstance(config, (str, Path)):
-        return load_config(config, cfg_options)
-    if not isinstance(config, Config):
-        raise TypeError(f'config must be a file path or a mmengine Config, got '
-                        f'{type(config).__name__}')
-    config = copy.deepcopy(config)
-    if cfg_options:
-        config.merge_from_dict(cfg_options, allow_list_keys=True)
-    return config
-
-
-def _load_weights(model: torch.nn.Module, checkpoint: str) -> Optional[dict]:
-    """Load ``checkpoint`` into ``model`` (strict); return its ``dataset_meta`` if saved."""
-    ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
-    meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-    dataset_meta = meta.get('dataset_meta')
-    if dataset_meta is None and 'CLASSES' in meta:  # checkpoints of MMSegmentation 0.x
-        dataset_meta = dict(classes=meta['CLASSES'], palette=meta.get('PALETTE'))
-    return dataset_meta
-
-
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
                cfg_options: Optional[dict] = None) -> torch.nn.Module:
     """Build a segmentor from a config, load a checkpoint and put it in eval mode.
 
-    Pretrained-weight settings are dropped (the checkpoint gives the weights), the
-    config is checked (:func:`fcn_mm.utils.config_check.check_config`), and
-    ``SyncBN`` becomes ``BN`` (with a warning) unless SyncBN can run here.
+    The config is checked (:func:`fcn_mm.utils.config_check.check_config`) and the model
+    is built offline (:func:`fcn_mm.models.builder.build_offline_model`): pretrained-weight
+    settings are dropped (the checkpoint gives the weights) and ``SyncBN`` becomes ``BN``
+    (with a warning) unless SyncBN can run here.
 
     Args:
         config (str | Path | Config): config file or object (not modified).
@@ -84,26 +60,15 @@ def init_model(config: Union[str, Path, Config],
         nn.Module: the model with ``cfg`` (the config used) and ``dataset_meta``
         (``classes`` and ``palette``: from the checkpoint's meta, else the config).
     """
-    config = _load_config(config, cfg_options)
+    config = load_config(config, cfg_options)
     if 'model' not in config:
         raise KeyError(f'the config {config.filename} has no `model` key')
     config.model.pretrained = None
     config.model.train_cfg = None
-    if isinstance(config.model.get('backbone'), dict) and 'init_cfg' in config.model.backbone:
-        config.model.backbone.init_cfg = None
+    config.model = offline_model_cfg(config)
     check_config(config, check_checkpoints=False)
-    init_default_scope(config.get('default_scope', 'fcn_mm'))
-    if not syncbn_supported():
-        changed = convert_syncbn_cfg(config.model, 'model')
-        if changed:
-            warnings.warn(f'SyncBN needs CUDA and several processes; using BN instead at '
-                          f'{", ".join(changed)}')
-    model = MODELS.build(config.model)
-    dataset_meta = None
-    if checkpoint is not None:
-        dataset_meta = _load_weights(model, checkpoint)
-    if dataset_meta is None:
-        dataset_meta = _config_dataset_meta(config)
+    model = build_offline_model(config, checkpoint, init_weights=False)
+    dataset_meta = getattr(model, 'dataset_meta', None) or _config_dataset_meta(config)
     if dataset_meta is None:
         warnings.warn('no class names in the checkpoint or the config; dataset_meta is None')
     model.dataset_meta = dataset_meta

@@ -24,16 +24,14 @@ from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from fcn_mm.utils.palette import flat_palette, voc_colormap
+from fcn_mm.utils.label_png import save_label_png
+from fcn_mm.utils.palette import voc_colormap
 
-__all__ = ['DEMO_CLASSES', 'DEMO_PALETTE', 'DEMO_METAINFO', 'prepare_demo_data',
-           'draw_demo_sample']
+__all__ = ['DEMO_CLASSES', 'DEMO_PALETTE', 'prepare_demo_data', 'draw_demo_sample']
 
 DEMO_CLASSES = ('background', 'circle', 'square', 'triangle', 'ring', 'star')
 DEMO_PALETTE = voc_colormap(len(DEMO_CLASSES))  # the first VOC colours
-DEMO_METAINFO = dict(classes=DEMO_CLASSES, palette=DEMO_PALETTE)
 
 _FORMAT_VERSION = 3
 _STAMP = 'demo_data.json'
@@ -182,7 +180,7 @@ def draw_demo_sample(rng: np.random.Generator, size: int,
 
 
 def _write_split(root: str, split: str, num: int, size: int, seed: int,
-                 max_shapes: int, palette: List[int]) -> None:
+                 max_shapes: int) -> None:
     names = [f'{split}_{i:04d}' for i in range(num)]
     split_id = {'train': 0, 'val': 1}[split]
     for i, name in enumerate(names):
@@ -191,9 +189,8 @@ def _write_split(root: str, split: str, num: int, size: int, seed: int,
         if not cv2.imwrite(osp.join(root, 'JPEGImages', name + '.jpg'), image,
                            [cv2.IMWRITE_JPEG_QUALITY, 95]):
             raise OSError(f'could not write {name}.jpg under {root}')
-        png = Image.fromarray(label, mode='P')
-        png.putpalette(palette)
-        png.save(osp.join(root, 'SegmentationClass', name + '.png'))
+        save_label_png(label, osp.join(root, 'SegmentationClass', name + '.png'),
+                       DEMO_PALETTE)
     with open(osp.join(root, 'ImageSets', 'Segmentation', split + '.txt'), 'w') as f:
         f.write(''.join(n + '\n' for n in names))
 
@@ -259,9 +256,8 @@ def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 2000,
     try:
         for sub in ('JPEGImages', 'SegmentationClass', osp.join('ImageSets', 'Segmentation')):
             os.makedirs(osp.join(tmp, sub))
-        palette = flat_palette(DEMO_PALETTE)
-        _write_split(tmp, 'train', num_train, image_size, int(seed), max_shapes, palette)
-        _write_split(tmp, 'val', num_val, image_size, int(seed), max_shapes, palette)
+        _write_split(tmp, 'train', num_train, image_size, int(seed), max_shapes)
+        _write_split(tmp, 'val', num_val, image_size, int(seed), max_shapes)
         with open(osp.join(tmp, _STAMP), 'w') as f:
             json.dump(params, f, indent=1)
         _move_into_place(tmp, data_root, params)

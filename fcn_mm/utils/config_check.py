@@ -13,8 +13,10 @@ and resolves every ``type`` in the right fcn_mm registry. It raises
 * KeyError / FileNotFoundError from :func:`~fcn_mm.utils.pretrained.resolve_checkpoint_name`
   for ``pretrained``, ``init_cfg.checkpoint`` and ``load_from``.
 
-``train.py``, ``test.py``, ``print_config.py`` and ``init_model`` call it.
+The tools, the train / test set-up (:mod:`fcn_mm.apis`), ``init_model`` and the analysis
+tools load configs with :func:`load_config` and call :func:`check_config`.
 """
+import copy
 import os
 import os.path as osp
 from typing import Any, Iterable, Optional, Union
@@ -277,12 +279,16 @@ def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> No
         resolve_checkpoint_name(name, cfg_key=key)
 
 
-def load_config(path: Union[str, os.PathLike], cfg_options: Optional[dict] = None
-                ) -> Config:
-    """Read a config file and apply ``--cfg-options``.
+def load_config(config: Union[str, os.PathLike, Config],
+                cfg_options: Optional[dict] = None) -> Config:
+    """Read a config file (or copy a Config) and apply ``--cfg-options``.
+
+    The one config loader of fcn_mm: the tools, the train / test set-up, ``init_model``
+    and the analysis tools call it, then :func:`check_config`.
 
     Args:
-        path (str | PathLike): the config file.
+        config (str | PathLike | Config): the config file, or a Config object (copied,
+            not modified).
         cfg_options (dict, optional): ``{'a.b.0.c': value}`` overrides, as given by
             mmengine's ``DictAction`` (list items by index).
 
@@ -292,13 +298,21 @@ def load_config(path: Union[str, os.PathLike], cfg_options: Optional[dict] = Non
     Raises:
         FileNotFoundError: the file, or a ``_base_`` file it inherits, is missing
             (names the missing file and the config that asked for it).
+        TypeError: ``config`` is neither a path nor a Config.
+        ValueError: ``cfg_options`` do not fit the config.
     """
-    filename = osp.abspath(osp.expanduser(os.fspath(path)))
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'Config file {os.fspath(path)!r} does not exist '
-                                f'(absolute path {filename!r}).')
-    check_base_files(filename)
-    cfg = Config.fromfile(filename)
+    if isinstance(config, Config):
+        cfg, filename = copy.deepcopy(config), config.filename
+    elif isinstance(config, (str, os.PathLike)):
+        filename = osp.abspath(osp.expanduser(os.fspath(config)))
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'Config file {os.fspath(config)!r} does not exist '
+                                    f'(absolute path {filename!r}).')
+        check_base_files(filename)
+        cfg = Config.fromfile(filename)
+    else:
+        raise TypeError(f'config must be a file path or a mmengine Config, got '
+                        f'{type(config).__name__}')
     if cfg_options:
         try:
             cfg.merge_from_dict(cfg_options, allow_list_keys=True)

@@ -66,7 +66,3 @@ def syncbn_supported() -> bool:
     return (torch.cuda.is_available() and dist.is_available() and dist.is_initialized()
             and dist.get_world_size() > 1)
 
-
-def pin_memory_default() -> bool:
-    """Pin host memory for DataLoaders only when batches go to a CUDA device."""
-    return torch.cuda.is_available()

@@ -9,9 +9,10 @@ model-zoo json files under ``mmengine/hub``), which is then looked up in
 2. ``$TORCH_HOME/hub/checkpoints/`` (default ``~/.cache/torch/hub/checkpoints/``, where
    torch and mmengine keep downloaded files).
 
-Importing this module registers these schemes in mmengine's ``CheckpointLoader``
-(``force=True``), so ``init_cfg=dict(type='Pretrained', checkpoint=...)`` and
-``load_from`` can never reach the network.
+:func:`load_from_model_zoo` is the mmengine ``CheckpointLoader`` scheme of these prefixes
+(registered by :func:`fcn_mm.utils.checkpoint_schemes.install_checkpoint_schemes`), so
+``init_cfg=dict(type='Pretrained', checkpoint=...)`` and ``load_from`` can never reach the
+network.
 """
 import difflib
 import functools
@@ -22,7 +23,7 @@ from urllib.parse import urlparse
 
 import mmengine
 import torch
-from mmengine.runner.checkpoint import CheckpointLoader, _process_mmcls_checkpoint
+from mmengine.runner.checkpoint import _process_mmcls_checkpoint
 
 from .safe_loading import load_checkpoint_file
 
@@ -179,6 +180,3 @@ def load_from_model_zoo(filename: str, map_location: Any = None) -> Any:
         checkpoint = _process_mmcls_checkpoint(checkpoint)
     return checkpoint
 
-
-CheckpointLoader.register_scheme(prefixes=ZOO_PREFIXES, loader=load_from_model_zoo,
-                                 force=True)

@@ -1,6 +1,7 @@
 """Checkpoint loading with ``torch.load(weights_only=True)`` and one allow-list.
 
-Importing this module (``import fcn_mm`` does) registers, once per process, the
+:func:`register_safe_globals` (called by
+:func:`fcn_mm.utils.checkpoint_schemes.install_checkpoint_schemes`) registers the
 globals that fcn_mm's own checkpoints need beyond torch's defaults:
 
 * numpy arrays, dtypes and scalars, under numpy 2 names (``numpy._core.multiarray.
@@ -19,9 +20,9 @@ Plain Python RNG state (``random.getstate()``: tuples of ints) and torch RNG sta
 ``Generator`` objects (save ``get_state()`` / ``bit_generator.state`` instead), and
 any other class or function. fcn_mm never turns ``weights_only`` off.
 
-It also makes mmengine's local-file checkpoint scheme (used by ``load_from``,
-``--resume``, ``init_cfg=dict(type='Pretrained')`` and ``load_checkpoint``) go through
-:func:`load_checkpoint_file`.
+:func:`load_from_local` is mmengine's local-file checkpoint scheme (used by ``load_from``,
+``--resume``, ``init_cfg=dict(type='Pretrained')`` and ``load_checkpoint``) through
+:func:`load_checkpoint_file`; ``install_checkpoint_schemes`` registers it.
 """
 import os
 import os.path as osp
@@ -32,7 +33,6 @@ from typing import Any, Callable, Optional, Union
 import numpy as np
 import torch
 from mmengine.logging.history_buffer import HistoryBuffer
-from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = ['load_checkpoint_file', 'CheckpointLoadError', 'SAFE_GLOBALS',
            'register_safe_globals']
@@ -166,6 +166,3 @@ def load_from_local(filename: str, map_location: Optional[MapLocation] = None) -
     """
     return load_checkpoint_file(filename, map_location=map_location)
 
-
-register_safe_globals()
-CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)

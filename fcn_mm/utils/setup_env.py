@@ -4,28 +4,29 @@ import warnings
 
 from mmengine import DefaultScope
 
+from fcn_mm.registry import ALL_REGISTRIES, SCOPE
+from .checkpoint_schemes import install_checkpoint_schemes
+
+__all__ = ['register_all_modules']
+
 
 def register_all_modules(init_default_scope: bool = True) -> None:
-    """Import every fcn_mm package that registers components.
+    """Import the ``locations`` of every fcn_mm registry and install the checkpoint schemes.
 
     Args:
         init_default_scope (bool): also make ``fcn_mm`` the current default scope, so
             that ``MODELS.build(...)`` outside a Runner looks in fcn_mm's registries.
     """
-    import fcn_mm.datasets  # noqa: F401
-    import fcn_mm.engine  # noqa: F401
-    import fcn_mm.evaluation  # noqa: F401
-    import fcn_mm.models  # noqa: F401
-    import fcn_mm.structures  # noqa: F401
-    import fcn_mm.visualization  # noqa: F401
-
+    for registry in ALL_REGISTRIES.values():
+        registry.import_from_location()
+    install_checkpoint_schemes()
     if not init_default_scope:
         return
     current = DefaultScope.get_current_instance()
-    if current is None or not DefaultScope.check_instance_created('fcn_mm'):
-        DefaultScope.get_instance('fcn_mm', scope_name='fcn_mm')
-    if current is not None and current.scope_name != 'fcn_mm':
+    if current is None or not DefaultScope.check_instance_created(SCOPE):
+        DefaultScope.get_instance(SCOPE, scope_name=SCOPE)
+    if current is not None and current.scope_name != SCOPE:
         warnings.warn(f'The current default scope "{current.scope_name}" is not '
-                      '"fcn_mm"; register_all_modules is switching to "fcn_mm".')
+                      f'"{SCOPE}"; register_all_modules is switching to "{SCOPE}".')
         stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S.%f')
-        DefaultScope.get_instance(f'fcn_mm-{stamp}', scope_name='fcn_mm')
+        DefaultScope.get_instance(f'{SCOPE}-{stamp}', scope_name=SCOPE)

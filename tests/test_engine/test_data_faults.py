@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import _reliability_toy as toy
-from fcn_mm.engine.runner.loops import clean_worker_errors
+from fcn_mm.engine.loops import clean_worker_errors
 
 VOC_IMG = 'JPEGImages/2007_{:06d}.jpg'
 VOC_LABEL = 'SegmentationClass/2007_{:06d}.png'

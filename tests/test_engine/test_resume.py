@@ -141,7 +141,7 @@ KILL_CHAIN = [
 def test_sigkill_inside_save_never_leaves_a_truncated_checkpoint(data_root, reference,
                                                                  tmp_path):
     work_dir = str(tmp_path)
-    from fcn_mm.engine.runner.checkpoint_io import find_latest_complete_checkpoint
+    from fcn_mm.utils.checkpoint_files import find_latest_complete_checkpoint
     for step, (fault, expected) in enumerate(KILL_CHAIN):
         exitcode = _run_toy(work_dir, data_root, fault=fault, resume=step > 0)
         assert exitcode == -signal.SIGKILL, (fault, exitcode)

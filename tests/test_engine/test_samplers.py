@@ -6,10 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from fcn_mm.engine.hooks.rng_state import (capture_rng_state, preserved_rng,
-                                           restore_rng_state)
-from fcn_mm.engine.runner.samplers import (InfiniteSampler, SampleSeededDataset,
-                                           SeededIndex, sample_seed)
+from fcn_mm.engine.samplers import InfiniteSampler, SampleSeededDataset, SeededIndex, sample_seed
+from fcn_mm.utils.rng import capture_rng_state, preserved_rng, restore_rng_state
 
 
 def _take(sampler, n):
@@ -112,6 +110,6 @@ def test_preserved_rng_restores_every_stream():
 
 @pytest.mark.parametrize('bad', [0, 2.5, '10', True])
 def test_train_loop_rejects_bad_max_iters(bad):
-    from fcn_mm.engine.runner.loops import IterBasedTrainLoop
+    from fcn_mm.engine.loops import IterBasedTrainLoop
     with pytest.raises(ValueError, match='train_cfg.max_iters must be a positive integer'):
         IterBasedTrainLoop(runner=None, dataloader=None, max_iters=bad)

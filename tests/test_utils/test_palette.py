@@ -30,3 +30,12 @@ def test_flat_palette_rejects_bad_entries():
         flat_palette([[0, 0, 0]] * 300)
     with pytest.raises(ValueError, match=r'\[R, G, B\]'):
         flat_palette([[0, 0]])
+
+
+def test_label_palette_puts_the_dataset_colours_first():
+    palette = flat_palette([[1, 2, 3], [4, 5, 6]])
+    assert len(palette) == 768 and palette[:6] == [1, 2, 3, 4, 5, 6]
+    voc = flat_palette()
+    assert voc[3:6] == [128, 0, 0] and voc[6:9] == [0, 128, 0]  # VOC's aeroplane, bicycle
+    with pytest.raises(ValueError, match='256 colours'):
+        flat_palette([[0, 0, 0]] * 300)

@@ -12,7 +12,7 @@ inches at ``--dpi``.
 """
 import argparse
 
-from fcn_mm.visualization.log_plots import load_scalar_log, plot_curves
+from fcn_mm.analysis.log_plots import load_scalar_log, plot_curves
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -19,9 +19,7 @@ import json
 
 from mmengine.config import DictAction
 
-from fcn_mm.engine.benchmark.peak import DEFAULT_PEAK_SIZES
-from fcn_mm.engine.benchmark.report import format_report
-from fcn_mm.engine.benchmark.run import run_benchmark
+from fcn_mm.analysis.benchmark import DEFAULT_PEAK_SIZES, format_report, run_benchmark
 
 
 def parse_args(argv=None) -> argparse.Namespace:

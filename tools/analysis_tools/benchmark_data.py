@@ -28,11 +28,11 @@ import torch
 from mmengine import Config
 from mmengine.logging import MMLogger
 from mmengine.structures import PixelData
-from PIL import Image
 
 from fcn_mm.registry import DATASETS, METRICS
 from fcn_mm.structures import SegDataSample
 from fcn_mm.utils import register_all_modules
+from fcn_mm.utils.label_png import save_label_png
 
 DEFAULT_CONFIG = 'configs/fcn/fcn_r50-d8_480x480_voc.py'
 
@@ -45,18 +45,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--metric-preds', type=int, default=200)
     parser.add_argument('--seed', type=int, default=0)
     return parser.parse_args()
-
-
-def _palette() -> list:
-    flat = []
-    for i in range(256):
-        rgb, v = [0, 0, 0], i
-        for j in range(8):
-            for c in range(3):
-                rgb[c] |= ((v >> c) & 1) << (7 - j)
-            v >>= 3
-        flat += rgb
-    return flat
 
 
 def write_fake_voc(root: str, num: int, seed: int) -> str:
@@ -80,9 +68,7 @@ def write_fake_voc(root: str, num: int, seed: int) -> str:
             img[inside < r ** 2] = rng.integers(0, 256, 3)
         cv2.imwrite(osp.join(voc, 'JPEGImages', stem + '.jpg'),
                     np.clip(img, 0, 255).astype(np.uint8), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        png = Image.frombytes('P', (500, 375), label.tobytes())
-        png.putpalette(_palette())
-        png.save(osp.join(voc, 'SegmentationClass', stem + '.png'))
+        save_label_png(label, osp.join(voc, 'SegmentationClass', stem + '.png'))
     with open(osp.join(voc, 'ImageSets/Segmentation/train.txt'), 'w') as f:
         f.writelines(s + '\n' for s in stems)
     return voc

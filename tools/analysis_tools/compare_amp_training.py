@@ -79,7 +79,7 @@ def final_metric(folder: str, metric: str, max_iters: Optional[int] = None
         max_iters (int, optional): when given, a run whose last validation is earlier
             counts as unfinished (None).
     """
-    from fcn_mm.visualization.log_plots import load_scalar_log
+    from fcn_mm.analysis.log_plots import load_scalar_log
     try:
         log = load_scalar_log(folder)
     except FileNotFoundError:

@@ -28,7 +28,7 @@ def main() -> None:
     from fcn_mm.apis import init_model
     from fcn_mm.utils.config_check import load_config
     from fcn_mm.utils.speed_options import autocast_dtype, inference_autocast
-    from fcn_mm.visualization.confusion_plot import confusion_matrix
+    from fcn_mm.evaluation import confusion_matrix, iou_from_confusion
 
     cfg = load_config(args.config, cfg_options=args.cfg_options)
     model = init_model(cfg, args.checkpoint, device=args.device)
@@ -50,10 +50,7 @@ def main() -> None:
             totals['fp32'] += confusion_matrix(gt, pred_a, classes)
             totals['amp'] += confusion_matrix(gt, pred_b, classes)
     for name, matrix in totals.items():
-        inter = np.diag(matrix).astype(float)
-        union = matrix.sum(0) + matrix.sum(1) - inter
-        iou = np.divide(inter, union, out=np.full(classes, np.nan), where=union > 0)
-        print(f'{name}: mIoU {np.nanmean(iou) * 100:.2f}')
+        print(f'{name}: mIoU {np.nanmean(iou_from_confusion(matrix)) * 100:.2f}')
     print(f'autocast dtype {autocast_dtype(args.device)}: {same / pixels * 100:.3f}% of '
           f'{pixels} pixels predict the same class as float32')
 

@@ -19,8 +19,8 @@ import numpy as np
 from mmengine.config import DictAction
 from PIL import Image
 
-from fcn_mm.visualization.confusion_plot import (confusion_matrix, iou_from_confusion,
-                                                 plot_confusion_matrix)
+from fcn_mm.analysis.confusion_plot import plot_confusion_matrix
+from fcn_mm.evaluation import confusion_matrix, iou_from_confusion
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -9,14 +9,14 @@ FLOPs are 2 per multiply-add (``torch.utils.flop_counter``), of one (1, 3, H, W)
 image through the inference (``tensor``) path; the auxiliary head, which only
 training runs, is counted with ``--with-aux``. The model is built on the ``meta``
 device: nothing is computed or downloaded. The core is
-:func:`fcn_mm.engine.benchmark.get_model_complexity` (returns a dict).
+:func:`fcn_mm.analysis.flops.get_model_complexity` (returns a dict).
 """
 import argparse
 
 from mmengine.config import DictAction
 
-from fcn_mm.engine.benchmark.flops import get_model_complexity
-from fcn_mm.engine.benchmark.report import format_complexity
+from fcn_mm.analysis.benchmark.report import format_complexity
+from fcn_mm.analysis.flops import get_model_complexity
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -1,4 +1,5 @@
 """Hooks."""
 from .checkpoint_hook import *  # noqa: F401,F403
-from .rng_state import *  # noqa: F401,F403
+from .prediction_save_hook import *  # noqa: F401,F403
+from .progress_bar_hook import *  # noqa: F401,F403
 from .visualization_hook import *  # noqa: F401,F403

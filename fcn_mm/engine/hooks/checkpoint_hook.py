@@ -21,11 +21,12 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
 
 from fcn_mm.registry import HOOKS
-from ..runner.checkpoint_io import (_step_pattern, atomic_write, fault_point,
-                                    find_latest_complete_checkpoint,
-                                    remove_stale_temp_files)
-from ..runner.work_dir import check_work_dir
-from .rng_state import capture_rng_state, restore_rng_state
+from fcn_mm.utils.checkpoint_files import (atomic_write, fault_point,
+                                           find_latest_complete_checkpoint,
+                                           remove_stale_temp_files, step_pattern)
+from fcn_mm.utils.rng import capture_rng_state, restore_rng_state
+from fcn_mm.utils.work_dir import check_work_dir
+from ..samplers import offset_sampler
 
 __all__ = ['CheckpointHook']
 
@@ -131,7 +132,7 @@ class CheckpointHook(MMEngineCheckpointHook):
         if (self.max_keep_ckpts <= 0 or not keep or not self._local
                 or not is_main_process() or not osp.isdir(self.out_dir)):
             return
-        pattern = _step_pattern(self.filename_tmpl)
+        pattern = step_pattern(self.filename_tmpl)
         for name in sorted(os.listdir(self.out_dir)):
             match = pattern.match(name)
             if match and int(match.group(1)) < min(keep):
@@ -146,9 +147,7 @@ class CheckpointHook(MMEngineCheckpointHook):
         loader = getattr(loop, 'dataloader', None)
         if loader is None or isinstance(loop, dict):
             return None
-        sampler = (loader.sampler if loader.batch_size is not None else
-                   getattr(loader.batch_sampler, 'sampler', None))
-        return sampler if hasattr(sampler, 'set_start') else None
+        return offset_sampler(loader)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Add the random states (and the train sampler's seed) to the checkpoint."""

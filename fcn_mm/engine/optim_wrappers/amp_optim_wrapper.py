@@ -11,10 +11,11 @@ An explicit ``dtype='float16'`` gets a GradScaler on either device.
 
 Configs use it under mmengine's name, e.g.
 ``optim_wrapper = dict(type='AmpOptimWrapper', optimizer=dict(type='SGD', lr=0.01))``;
-``tools/train.py --amp`` switches any config to it.
+``tools/train.py --amp`` (and the benchmark's ``--amp``) switch any config to it with
+:func:`enable_amp`.
 """
 from contextlib import contextmanager
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 import torch
 import torch.nn as nn
@@ -24,7 +25,7 @@ from fcn_mm.registry import OPTIM_WRAPPERS
 from fcn_mm.utils.device import amp_policy
 from .optim_wrapper import OptimWrapper
 
-__all__ = ['AmpOptimWrapper']
+__all__ = ['AmpOptimWrapper', 'enable_amp']
 
 _VALID_DTYPES = ('float16', 'bfloat16', 'float32', 'float64')
 
@@ -176,3 +177,28 @@ class AmpOptimWrapper(OptimWrapper):
         with super().optim_context(model), torch.autocast(
                 device_type=self.device_type, dtype=self.cast_dtype):
             yield
+
+
+def enable_amp(cfg: Any) -> None:
+    """Switch ``cfg.optim_wrapper`` to fcn_mm's ``AmpOptimWrapper``.
+
+    Keeps (or sets) ``loss_scale='dynamic'`` where the device uses loss scaling (fp16
+    on CUDA) and removes ``loss_scale`` where it does not (bf16 on CPU).
+
+    Args:
+        cfg (Config): changed in place.
+
+    Raises:
+        KeyError: the config has no ``optim_wrapper``.
+    """
+    if cfg.get('optim_wrapper') is None:
+        raise KeyError('--amp needs an `optim_wrapper` in the config '
+                       f'{cfg.filename}, which has none')
+    optim_wrapper = cfg.optim_wrapper
+    if optim_wrapper.get('type') == 'AmpOptimWrapper':
+        print_log('AMP is already enabled in the config', logger='current')
+    optim_wrapper.type = 'AmpOptimWrapper'
+    if amp_policy().use_loss_scaling:
+        optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        optim_wrapper.pop('loss_scale', None)

@@ -1,6 +1,5 @@
 """IoUMetric: aAcc, per-class IoU / Acc / Dice / Precision / Recall / F-score."""
 import os
-import os.path as osp
 from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -9,14 +8,13 @@ import torch
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
-from PIL import Image
 from terminaltables import AsciiTable
 
-from fcn_mm.utils.palette import flat_palette
-
 from fcn_mm.registry import METRICS
+from fcn_mm.utils.label_png import save_prediction_png
 
-__all__ = ['IoUMetric', 'intersect_and_union', 'total_area_to_metrics']
+__all__ = ['IoUMetric', 'confusion_matrix', 'areas_from_confusion', 'intersect_and_union',
+           'iou_from_confusion', 'total_area_to_metrics']
 
 _ALLOWED = ('mIoU', 'mDice', 'mFscore')
 AreaTuple = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -28,9 +26,63 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def confusion_matrix(label: np.ndarray, pred: np.ndarray, num_classes: int,
+                     ignore_index: int = 255) -> np.ndarray:
+    """Count (label, prediction) pairs of one image with a single bincount.
+
+    The one confusion-matrix implementation of fcn_mm: :class:`IoUMetric`'s areas
+    (:func:`intersect_and_union`) and the confusion-matrix tools are built on it. Pixels
+    whose label is ``ignore_index`` or outside ``[0, num_classes)`` are left out.
+
+    Args:
+        label (np.ndarray | Tensor): (H, W) (or any shape) ground-truth class indices.
+        pred (np.ndarray | Tensor): predicted class indices, the same shape.
+        num_classes (int): C.
+        ignore_index (int): label value to skip. Defaults to 255.
+
+    Returns:
+        np.ndarray: (C, C) int64, rows = ground truth, columns = prediction.
+
+    Raises:
+        ValueError: the shapes differ, or a prediction outside ``[0, num_classes)``.
+    """
+    pred = _to_numpy(pred).astype(np.int64, copy=False)
+    label = _to_numpy(label).astype(np.int64, copy=False)
+    if pred.shape != label.shape:
+        raise ValueError(f'prediction shape {pred.shape} != label shape {label.shape}')
+    c = num_classes
+    if pred.size and (pred.min() < 0 or pred.max() >= c):
+        bad = np.unique(pred[(pred < 0) | (pred >= c)])
+        raise ValueError(f'pred values {bad.tolist()} are outside [0, {c}): predictions '
+                         f'must be class indices in [0, {c})')
+    if 0 <= ignore_index < c or (label.size and label.min() < 0):
+        valid = (label >= 0) & (label < c) & (label != ignore_index)
+        key = label[valid] * c + pred[valid]
+    else:  # labels >= C (e.g. 255) land beyond C * C and are sliced off below
+        key = (label * c + pred).ravel()
+    return np.bincount(key, minlength=c * c)[:c * c].reshape(c, c)
+
+
+def areas_from_confusion(confusion: np.ndarray) -> AreaTuple:
+    """Per-class areas of a confusion matrix (rows = ground truth).
+
+    Args:
+        confusion (np.ndarray): (C, C) counts.
+
+    Returns:
+        tuple[np.ndarray]: ``area_intersect, area_union, area_pred_label,
+        area_label``, each (C,).
+    """
+    confusion = np.asarray(confusion)
+    area_intersect = np.diagonal(confusion).copy()
+    area_label = confusion.sum(axis=1)
+    area_pred = confusion.sum(axis=0)
+    return area_intersect, area_pred + area_label - area_intersect, area_pred, area_label
+
+
 def intersect_and_union(pred: np.ndarray, label: np.ndarray, num_classes: int,
                         ignore_index: int = 255) -> AreaTuple:
-    """Per-class areas of one image from a single confusion-matrix bincount.
+    """Per-class areas of one image (:func:`confusion_matrix`, then its areas).
 
     Pixels whose label is ``ignore_index`` or outside ``[0, num_classes)`` are left
     out. Predictions must be class indices in ``[0, num_classes)``.
@@ -45,24 +97,20 @@ def intersect_and_union(pred: np.ndarray, label: np.ndarray, num_classes: int,
         tuple[np.ndarray]: ``area_intersect, area_union, area_pred_label,
         area_label``, each (C,) int64.
     """
-    pred = _to_numpy(pred).astype(np.int64, copy=False)
-    label = _to_numpy(label).astype(np.int64, copy=False)
-    if pred.shape != label.shape:
-        raise ValueError(f'prediction shape {pred.shape} != label shape {label.shape}')
-    c = num_classes
-    if pred.size and (pred.min() < 0 or pred.max() >= c):
-        raise ValueError(f'predictions must be class indices in [0, {c}), got values '
-                         f'in [{pred.min()}, {pred.max()}]')
-    if 0 <= ignore_index < c or (label.size and label.min() < 0):
-        valid = (label >= 0) & (label < c) & (label != ignore_index)
-        key = label[valid] * c + pred[valid]
-    else:  # labels >= C (e.g. 255) land beyond C * C and are sliced off below
-        key = (label * c + pred).ravel()
-    confusion = np.bincount(key, minlength=c * c)[:c * c].reshape(c, c)
-    area_intersect = np.diagonal(confusion).copy()
-    area_label = confusion.sum(axis=1)
-    area_pred = confusion.sum(axis=0)
-    return area_intersect, area_pred + area_label - area_intersect, area_pred, area_label
+    return areas_from_confusion(confusion_matrix(label, pred, num_classes, ignore_index))
+
+
+def iou_from_confusion(confusion: np.ndarray) -> np.ndarray:
+    """Per-class IoU of a confusion matrix, as :class:`IoUMetric` computes it.
+
+    Args:
+        confusion (np.ndarray): (C, C) counts, rows = ground truth.
+
+    Returns:
+        np.ndarray: (C,) float64 IoU in [0, 1]; NaN for a class that is neither in the
+        ground truth nor predicted (left out of the mean, as ``IoUMetric`` does).
+    """
+    return total_area_to_metrics(*areas_from_confusion(confusion))['IoU']
 
 
 def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -200,14 +248,10 @@ class IoUMetric(BaseMetric):
                 intersect_and_union(pred, label, num_classes, self.ignore_index))
 
     def _write_png(self, pred: np.ndarray, sample) -> None:
-        img_path = sample.get('img_path') or f'{len(self.results)}.png'
-        if sample.get('reduce_zero_label', False):
-            pred = pred + 1
-        pred = np.ascontiguousarray(pred.astype(np.uint8))
-        png = Image.frombytes('P', (pred.shape[1], pred.shape[0]), pred.tobytes())
-        png.putpalette(flat_palette((self.dataset_meta or {}).get('palette')))
-        stem = osp.splitext(osp.basename(img_path))[0]
-        png.save(osp.join(self.output_dir, stem + '.png'))
+        save_prediction_png(pred, self.output_dir,
+                            sample.get('img_path') or f'{len(self.results)}.png',
+                            (self.dataset_meta or {}).get('palette'),
+                            reduce_zero_label=sample.get('reduce_zero_label', False))
 
     def compute_metrics(self, results: List[AreaTuple]) -> Dict[str, float]:
         """Sum the areas and compute the metrics.

@@ -117,7 +117,7 @@ class ResNet(BaseModule):
                                                    zero_init_residual)
         super().__init__(model_init)
         self.pretrained = pretrained
-        self._check_args(num_stages, strides, dilations, out_indices, style)
+        self._check_args(num_stages, strides, dilations, out_indices)
         check_norm_cfg(norm_cfg, 'backbone.norm_cfg')
         self.depth, self.block = depth, block
         self.stem_channels, self.base_channels = stem_channels, base_channels
@@ -148,7 +148,6 @@ class ResNet(BaseModule):
             self.res_layers.append(f'layer{i + 1}')
         self.out_channels: Tuple[int, ...] = tuple(
             base_channels * 2**i * block.expansion for i in self.out_indices)
-        self.feat_dim = base_channels * 2**(num_stages - 1) * block.expansion
         self._freeze_stages()
         self.register_load_state_dict_pre_hook(self._accept_mmpretrain_layout)
 
@@ -163,7 +162,7 @@ class ResNet(BaseModule):
                       f'{renamed[0][0]} -> {renamed[0][1]}', logger='current')
 
     @staticmethod
-    def _check_args(num_stages, strides, dilations, out_indices, style) -> None:
+    def _check_args(num_stages, strides, dilations, out_indices) -> None:
         if not 1 <= num_stages <= 4:
             raise ValueError(f'backbone.num_stages must be 1..4, got {num_stages}')
         if not len(strides) == len(dilations) == num_stages:
@@ -173,8 +172,6 @@ class ResNet(BaseModule):
         if not out_indices or max(out_indices) >= num_stages or min(out_indices) < 0:
             raise ValueError(f'backbone.out_indices {tuple(out_indices)} must be stage '
                              f'indices in 0..{num_stages - 1}')
-        if style not in ('pytorch', 'caffe'):
-            raise ValueError(f"backbone.style must be 'pytorch' or 'caffe', got {style!r}")
 
     def _make_stem_layer(self, in_channels: int, stem_channels: int) -> None:
         """Deep stem (3x3 s2 -> c/2, 3x3 -> c/2, 3x3 -> c) or one 7x7 s2 conv; then max-pool."""

@@ -1,0 +1,27 @@
+"""Subprocess entry point: ``python -m fcn_mm.analysis.benchmark.worker SPEC.json OUT.json``.
+
+Runs :func:`fcn_mm.analysis.benchmark.measure.run_mode` on the spec and writes its
+result as JSON, so each benchmark mode has a process (and a peak RSS) of its own.
+"""
+import json
+import sys
+from typing import List, Optional
+
+__all__ = ['main']
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Read the spec file, measure, write the result file."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 2:
+        raise SystemExit('usage: python -m fcn_mm.analysis.benchmark.worker SPEC.json OUT.json')
+    with open(argv[0], encoding='utf-8') as f:
+        spec = json.load(f)
+    from fcn_mm.analysis.benchmark.measure import run_mode
+    result = run_mode(spec)
+    with open(argv[1], 'w', encoding='utf-8') as f:
+        json.dump(result, f)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,183 @@
+"""What ``tools/train.py`` does between parsing its arguments and ``runner.train()``.
+
+Each step is a function so that tests (and other tools) can call it:
+
+- :func:`common_setup` (train and test): load the config and apply ``--cfg-options``
+  (:func:`~fcn_mm.utils.config_check.load_config`), set up distributed running and
+  SyncBN -> BN; the pre-flight check (:func:`~fcn_mm.utils.config_check.check_config`)
+  runs after the other steps;
+- :func:`resolve_work_dir`: CLI ``--work-dir`` > ``work_dir`` in the config >
+  ``./work_dirs/<config stem>``;
+- :func:`apply_resume`: ``--resume`` alone resumes from the newest checkpoint in the
+  work dir, ``--resume CKPT`` from that file;
+- :func:`~fcn_mm.engine.optim_wrappers.enable_amp`: ``--amp`` switches to fcn_mm's
+  ``AmpOptimWrapper``;
+- :func:`prepare_data`: generate the demo data when the config has ``demo_data``;
+- :func:`build_runner`: ``cfg.runner_type`` through ``RUNNERS``, else ``Runner.from_cfg``.
+"""
+import os.path as osp
+import subprocess
+from typing import Optional
+
+import torch.distributed as dist
+from mmengine.config import Config
+from mmengine.dist import get_dist_info
+from mmengine.logging import print_log
+from mmengine.runner import Runner
+
+from fcn_mm.datasets.demo_data import prepare_demo_data
+from fcn_mm.engine.optim_wrappers import enable_amp
+from fcn_mm.registry import RUNNERS
+from fcn_mm.utils.checkpoint_files import find_latest_complete_checkpoint
+from fcn_mm.utils.config_check import check_config, load_config
+from fcn_mm.utils.setup_env import register_all_modules
+from fcn_mm.utils.syncbn import maybe_convert_syncbn
+from fcn_mm.utils.work_dir import check_work_dir
+from fcn_mm.version import __version__
+from .distributed import setup_distributed
+from .speed import apply_speed_config
+
+__all__ = ['AUTO_RESUME', 'resolve_work_dir', 'apply_resume', 'prepare_data',
+           'build_runner', 'git_hash', 'log_run_info', 'common_setup',
+           'setup_train_config']
+
+AUTO_RESUME = 'auto'
+
+
+def common_setup(config: str, cfg_options: Optional[dict], launcher: str,
+                 local_rank: Optional[int]) -> Config:
+    """The first steps of train.py and test.py: load, go distributed, SyncBN -> BN.
+
+    Args:
+        config (str): config path.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        launcher (str): ``--launcher``.
+        local_rank (int, optional): ``--local-rank`` of the legacy launcher.
+
+    Returns:
+        Config: the loaded config (checked later, after the other options).
+    """
+    register_all_modules(init_default_scope=False)
+    cfg = load_config(config, cfg_options=cfg_options)
+    setup_distributed(cfg, launcher, local_rank)
+    maybe_convert_syncbn(cfg)
+    return cfg
+
+
+def resolve_work_dir(cfg: Config, config: str, work_dir: Optional[str] = None) -> str:
+    """Set ``cfg.work_dir``: CLI, then the config, then ``./work_dirs/<config stem>``.
+
+    Args:
+        cfg (Config): changed in place.
+        config (str): the config path (its stem names the default work dir).
+        work_dir (str, optional): ``--work-dir`` from the command line.
+
+    Returns:
+        str: the chosen work dir.
+    """
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+    return cfg.work_dir
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> None:
+    """Translate ``--resume [CKPT]`` into mmengine's ``resume`` / ``load_from``.
+
+    Args:
+        cfg (Config): changed in place; ``cfg.work_dir`` must be set.
+        resume (str, optional): None (no resume), :data:`AUTO_RESUME` (the newest
+            complete checkpoint in the work dir; none there: train from the start)
+            or the path of a checkpoint.
+    """
+    if resume is None:
+        return
+    cfg.resume = True
+    if resume == AUTO_RESUME:
+        work_dir = cfg.get('work_dir') or '.'
+        cfg.load_from = find_latest_complete_checkpoint(
+            [work_dir], pointer=osp.join(work_dir, 'last_checkpoint'))
+        print_log(f'--resume: newest complete checkpoint in {work_dir}: '
+                  f'{cfg.load_from or "none, training starts from iteration 0"}',
+                  logger='current')
+        return
+    if not osp.isfile(resume):
+        raise FileNotFoundError(f'--resume {resume}: no such checkpoint file')
+    cfg.load_from = resume
+
+
+def prepare_data(cfg: Config) -> Optional[str]:
+    """Generate the demo data if ``cfg.demo_data`` is set (rank 0 first, then the rest).
+
+    Args:
+        cfg (Config): the run's config.
+
+    Returns:
+        str | None: the demo data root, or None when the config has no ``demo_data``.
+    """
+    demo_cfg = cfg.get('demo_data')
+    if demo_cfg is None:
+        return None
+    rank, world_size = get_dist_info()
+    if rank == 0:
+        root = prepare_demo_data(**demo_cfg)
+    if world_size > 1:
+        dist.barrier()
+        if rank != 0:
+            root = prepare_demo_data(**demo_cfg)
+    return root
+
+
+def build_runner(cfg: Config) -> Runner:
+    """Build the Runner: ``cfg.runner_type`` via ``RUNNERS`` if given, else ``Runner``."""
+    if cfg.get('runner_type') is not None:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def git_hash(digits: int = 8) -> str:
+    """The git commit of the fcn_mm source tree, or ``'unknown'`` outside a checkout."""
+    here = osp.dirname(osp.abspath(__file__))
+    try:
+        out = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=here, capture_output=True,
+                             text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return 'unknown'
+    return out[:digits] or 'unknown'
+
+
+def log_run_info(runner: Runner) -> None:
+    """Log the fcn_mm version and git hash (the Runner logs config and environment)."""
+    runner.logger.info(f'fcn_mm {__version__} (git {git_hash()}), '
+                       f'work_dir {runner.work_dir}')
+
+
+def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
+                       work_dir: Optional[str] = None, resume: Optional[str] = None,
+                       amp: bool = False, launcher: str = 'none',
+                       local_rank: Optional[int] = None) -> Config:
+    """Everything ``tools/train.py`` does before building the Runner.
+
+    Args:
+        config (str): config path.
+        cfg_options (dict, optional): ``--cfg-options`` overrides.
+        work_dir (str, optional): ``--work-dir``.
+        resume (str, optional): ``--resume`` value (see :func:`apply_resume`).
+        amp (bool): ``--amp``.
+        launcher (str): ``--launcher``.
+        local_rank (int, optional): ``--local-rank`` of the legacy launcher.
+
+    Returns:
+        Config: the config to build the Runner from.
+    """
+    cfg = common_setup(config, cfg_options, launcher, local_rank)
+    resolve_work_dir(cfg, config, work_dir)
+    apply_resume(cfg, resume)
+    if amp:
+        enable_amp(cfg)
+    apply_speed_config(cfg, training=True)
+    check_config(cfg)
+    check_work_dir(cfg.work_dir)
+    prepare_data(cfg)
+    return cfg

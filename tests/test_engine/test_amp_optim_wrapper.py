@@ -1,0 +1,112 @@
+"""fcn_mm's AmpOptimWrapper: autocast dtype, loss scaling, state round trip."""
+import copy
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.config import Config
+
+from fcn_mm.engine.optim_wrappers import enable_amp
+from fcn_mm.registry import OPTIM_WRAPPERS
+
+
+def _wrapper(**kwargs):
+    torch.manual_seed(0)
+    model = nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    cfg = dict(type='AmpOptimWrapper', optimizer=optimizer, **kwargs)
+    return model, OPTIM_WRAPPERS.build(cfg)
+
+
+def test_registered_in_fcn_mm_scope():
+    from fcn_mm.engine.optim_wrappers.amp_optim_wrapper import AmpOptimWrapper
+    assert OPTIM_WRAPPERS.get('AmpOptimWrapper') is AmpOptimWrapper
+
+
+def test_cpu_default_is_bf16_autocast_without_scaler():
+    model, wrapper = _wrapper(device='cpu')
+    assert wrapper.cast_dtype == torch.bfloat16 and wrapper.loss_scaler is None
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 4))
+    assert out.dtype == torch.bfloat16
+    assert model(torch.randn(2, 4)).dtype == torch.float32  # only inside the context
+
+
+def test_cpu_training_step_updates_parameters_and_round_trips():
+    model, wrapper = _wrapper(device='cpu', loss_scale=512.0)  # ignored for bf16
+    before = model.weight.detach().clone()
+    with wrapper.optim_context(model):
+        loss = model(torch.randn(8, 4)).float().pow(2).mean()
+    wrapper.update_params(loss)
+    assert not torch.equal(before, model.weight)
+    state = wrapper.state_dict()
+    assert 'loss_scaler' not in state
+    _, other = _wrapper(device='cpu')
+    other.load_state_dict(state)
+    momentum = wrapper.optimizer.state_dict()['state'][0]['momentum_buffer']
+    assert torch.equal(other.optimizer.state_dict()['state'][0]['momentum_buffer'],
+                       momentum)
+
+
+@pytest.mark.parametrize('loss_scale,expected_scale', [
+    ('dynamic', 65536.0), (128.0, 128.0), (dict(init_scale=32.0), 32.0)])
+def test_fp16_uses_a_grad_scaler_and_its_state_round_trips(loss_scale, expected_scale):
+    model, wrapper = _wrapper(device='cpu', dtype='float16', loss_scale=loss_scale)
+    assert wrapper.loss_scaler is not None
+    assert wrapper.loss_scaler.get_scale() == expected_scale
+    reference = copy.deepcopy(model)
+    grads = []
+    model.weight.register_hook(lambda g: grads.append(g.clone()))
+    x = torch.randn(8, 4)
+    with wrapper.optim_context(model):
+        loss = model(x).float().pow(2).mean()
+    with torch.autocast('cpu', dtype=torch.float16):
+        reference(x).float().pow(2).mean().backward()
+    wrapper.update_params(loss)
+    # backward saw the scaled loss: its gradient is scale x the unscaled one
+    torch.testing.assert_close(grads[0].float(), reference.weight.grad * expected_scale,
+                               rtol=1e-2, atol=1e-3)
+    state = wrapper.state_dict()
+    assert state['loss_scaler']['scale'] == pytest.approx(
+        wrapper.loss_scaler.get_scale())
+    _, other = _wrapper(device='cpu', dtype='float16')
+    other.load_state_dict(dict(state))
+    assert other.loss_scaler.get_scale() == wrapper.loss_scaler.get_scale()
+
+
+def test_static_loss_scale_stays_fixed():
+    model, wrapper = _wrapper(device='cpu', dtype='float16', loss_scale=64.0)
+    for _ in range(3):
+        with wrapper.optim_context(model):
+            loss = model(torch.randn(8, 4)).float().pow(2).mean()
+        wrapper.update_params(loss)
+    assert wrapper.loss_scaler.get_scale() == 64.0
+
+
+def test_scaler_state_from_a_cuda_run_is_dropped_on_bf16():
+    _, fp16 = _wrapper(device='cpu', dtype='float16')
+    _, bf16 = _wrapper(device='cpu')
+    bf16.load_state_dict(fp16.state_dict())  # no error: the scaler state is dropped
+
+
+@pytest.mark.parametrize('loss_scale,error,match', [
+    ('static', ValueError, 'loss_scale'), ([1.0], TypeError, 'loss_scale'),
+    (True, TypeError, 'loss_scale')])
+def test_bad_loss_scale_names_the_key(loss_scale, error, match):
+    with pytest.raises(error, match=match):
+        _wrapper(device='cpu', loss_scale=loss_scale)
+
+
+def test_bad_dtype_names_the_key():
+    with pytest.raises(ValueError, match='optim_wrapper.dtype'):
+        _wrapper(device='cpu', dtype='int8')
+
+
+def test_amp_switches_the_optim_wrapper_and_drops_loss_scale_on_cpu():
+    cfg = Config(dict(optim_wrapper=dict(type='OptimWrapper', loss_scale=512.0,
+                                         optimizer=dict(type='SGD', lr=0.01))))
+    enable_amp(cfg)
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert 'loss_scale' not in cfg.optim_wrapper  # this machine has no CUDA
+    with pytest.raises(KeyError, match='--amp needs an `optim_wrapper`'):
+        enable_amp(Config(dict()))

@@ -1,0 +1,140 @@
+"""Speed options (channels_last, bf16/fp16 autocast, torch.compile) keep predictions."""
+import copy
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+
+from fcn_mm.utils.speed_options import (apply_speed_options, autocast_dtype, inference_autocast,
+                                     speed_options_from_cfg)
+from fcn_mm.registry import MODELS
+from fcn_mm.utils.device import cpu_supports_bf16
+
+NARROW = '/work/shared/mmseg_reference/fcn_r50-d8_narrow'
+BASE_MODEL = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'models',
+                      'fcn_r50-d8.py')
+
+
+@pytest.fixture(scope='module')
+def narrow_model_and_input():
+    """MMSeg's narrow FCN-R50-D8 reference (random weights and BN stats) and its image."""
+    if not osp.isdir(NARROW):
+        pytest.skip('MMSeg reference data not present')
+    model = Config.fromfile(BASE_MODEL).model.to_dict()
+    model['pretrained'] = None
+    for key in ('backbone', 'decode_head', 'auxiliary_head'):
+        model[key]['norm_cfg'] = dict(type='BN', requires_grad=True)
+    model['decode_head']['num_classes'] = model['auxiliary_head']['num_classes'] = 21
+    model['backbone'].update(stem_channels=8, base_channels=8)
+    model['decode_head'].update(in_channels=256, channels=32)
+    model['auxiliary_head'].update(in_channels=128, channels=16)
+    net = MODELS.build(model)
+    ckpt = torch.load(osp.join(NARROW, 'checkpoint.pth'), map_location='cpu',
+                      weights_only=True)
+    net.load_state_dict(ckpt['state_dict'], strict=True)
+    return net.eval(), torch.from_numpy(np.load(osp.join(NARROW, 'input.npy')))
+
+
+def _predict(model, inputs, amp=False):
+    with torch.no_grad(), inference_autocast('cpu', amp):
+        sample = model.predict(inputs)[0]
+    return sample.seg_logits.data.float(), sample.pred_sem_seg.data
+
+
+def test_channels_last_gives_the_same_predictions_and_keys(narrow_model_and_input):
+    model, inputs = narrow_model_and_input
+    logits, pred = _predict(model, inputs)
+    fast = apply_speed_options(copy.deepcopy(model), channels_last=True)
+    assert list(fast.state_dict()) == list(model.state_dict())
+    conv_weight = fast.backbone.stem[0].weight
+    assert conv_weight.is_contiguous(memory_format=torch.channels_last)
+    assert not conv_weight.is_contiguous()
+    fast_logits, fast_pred = _predict(fast, inputs)
+    # same maths in another memory order: float32 rounding differences only
+    assert (fast_logits - logits).abs().max() <= 1e-4 * logits.abs().max()
+    assert torch.equal(fast_pred, pred)
+
+
+def test_channels_last_hook_converts_inputs_once(tiny_model):
+    seen = []
+    tiny_model.backbone.stem[0].register_forward_pre_hook(
+        lambda m, args: seen.append(args[0].is_contiguous(memory_format=torch.channels_last)))
+    apply_speed_options(tiny_model, channels_last=True)
+    apply_speed_options(tiny_model, channels_last=True)
+    assert len(tiny_model.backbone._forward_pre_hooks) == 1
+    with torch.no_grad():
+        tiny_model(torch.randn(1, 3, 32, 32), mode='tensor')
+    assert seen == [True]
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason='this CPU has no native bf16')
+@pytest.mark.parametrize('channels_last', [False, True])
+def test_bf16_autocast_agrees_with_fp32(narrow_model_and_input, channels_last):
+    """Tolerance: the reference net has random weights, so many pixels are near ties.
+
+    bf16 keeps 8 bits of mantissa: the logits may move by ~1% of their range, which
+    flips only pixels whose two best classes are that close. We require >= 97% of
+    all pixels to agree, every pixel whose fp32 top-2 margin exceeds 2% of the
+    logit range to agree, and the logit error to stay within 3% of that range.
+    """
+    model, inputs = narrow_model_and_input
+    logits, pred = _predict(model, inputs)
+    fast = apply_speed_options(copy.deepcopy(model), channels_last=channels_last)
+    with torch.no_grad(), inference_autocast('cpu'):
+        assert fast(inputs, mode='tensor').dtype == torch.bfloat16
+    fast_logits, fast_pred = _predict(fast, inputs, amp=True)
+    value_range = (logits.max() - logits.min()).item()
+    assert (fast_logits - logits).abs().max().item() <= 0.03 * value_range
+    assert (fast_pred == pred).float().mean().item() >= 0.97
+    top2 = logits.topk(2, dim=0).values
+    decisive = (top2[0] - top2[1]) > 0.02 * value_range
+    assert decisive.float().mean() > 0.5
+    assert torch.equal(fast_pred[0][decisive], pred[0][decisive])
+
+
+def test_compile_in_place_keeps_keys_and_outputs(tiny_model):
+    """The compile wiring with dynamo's ``eager`` backend (graph capture, no codegen)."""
+    inputs = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        expected = tiny_model(inputs, mode='tensor')
+    keys = list(tiny_model.state_dict())
+    apply_speed_options(tiny_model, compile=dict(backend='eager'))
+    assert list(tiny_model.state_dict()) == keys
+    for name in ('backbone', 'decode_head', 'auxiliary_head'):
+        assert getattr(tiny_model, name)._compiled_call_impl is not None
+    with torch.no_grad():
+        assert torch.allclose(tiny_model(inputs, mode='tensor'), expected, atol=1e-6)
+
+
+@pytest.mark.skipif(os.environ.get('FCN_MM_TEST_COMPILE') != '1',
+                    reason='inductor compiles C++ for ~1 min on 2 shared cores (cold '
+                    'cache), over this suite\'s budget; set FCN_MM_TEST_COMPILE=1 to run')
+def test_inductor_compile_agrees_with_eager(tiny_model):
+    inputs = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        expected = tiny_model(inputs, mode='tensor')
+        apply_speed_options(tiny_model, compile=True)
+        assert torch.allclose(tiny_model(inputs, mode='tensor'), expected, atol=1e-4)
+
+
+def test_autocast_dtype_and_disabled_context():
+    assert autocast_dtype('cpu', enabled=False) == torch.float32
+    assert autocast_dtype('cpu') == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
+    with inference_autocast('cpu', enabled=False):
+        assert not torch.is_autocast_enabled('cpu')
+
+
+def test_speed_options_from_config_and_overrides():
+    cfg = Config(dict(speed=dict(channels_last=True, compile=dict(mode='max-autotune'))))
+    opts = speed_options_from_cfg(cfg, amp=True, channels_last=None)
+    assert opts.channels_last and opts.amp and opts.compile == dict(mode='max-autotune')
+    assert speed_options_from_cfg(Config(dict())).channels_last is False
+    with pytest.raises(KeyError, match="unknown speed key 'chanels_last'"):
+        speed_options_from_cfg(Config(dict(speed=dict(chanels_last=True))))
+    with pytest.raises(TypeError, match='speed.amp must be True or False'):
+        speed_options_from_cfg(Config(dict(speed=dict(amp='yes'))))
+    with pytest.raises(TypeError, match='speed.compile must be a bool or a dict'):
+        speed_options_from_cfg(Config(dict(speed=dict(compile='max'))))
