@@ -13,10 +13,7 @@ from typing import Dict, Optional
 
 from mmengine.config import Config, ConfigDict
 
-from fcn_mm.utils.config_check import check_config
-from fcn_mm.utils.work_dir import check_work_dir
-from .speed import apply_speed_config
-from .training import common_setup, prepare_data, resolve_work_dir
+from .training import common_setup, finish_setup
 
 __all__ = ['enable_tta', 'enable_show_dir', 'add_custom_hook', 'setup_test_config',
            'write_metrics_json']
@@ -97,8 +94,7 @@ def setup_test_config(config: str, checkpoint: str, *,
     """
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint}: no such file')
-    cfg = common_setup(config, cfg_options, launcher, local_rank)
-    resolve_work_dir(cfg, config, work_dir)
+    cfg = common_setup(config, cfg_options, work_dir, launcher, local_rank)
     cfg.load_from = checkpoint
     cfg.resume = False
     if tta:
@@ -108,11 +104,7 @@ def setup_test_config(config: str, checkpoint: str, *,
     if show_dir is not None:
         enable_show_dir(cfg, show_dir)
     add_custom_hook(cfg, dict(type='ProgressBarHook'))
-    apply_speed_config(cfg, training=False)
-    check_config(cfg)
-    check_work_dir(cfg.work_dir)
-    prepare_data(cfg)
-    return cfg
+    return finish_setup(cfg, training=False)
 
 
 def write_metrics_json(metrics: Dict[str, float], work_dir: str, timestamp: str,

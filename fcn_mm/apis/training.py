@@ -2,17 +2,16 @@
 
 Each step is a function so that tests (and other tools) can call it:
 
-- :func:`common_setup` (train and test): load the config and apply ``--cfg-options``
-  (:func:`~fcn_mm.utils.config_check.load_config`), set up distributed running and
-  SyncBN -> BN; the pre-flight check (:func:`~fcn_mm.utils.config_check.check_config`)
-  runs after the other steps;
-- :func:`resolve_work_dir`: CLI ``--work-dir`` > ``work_dir`` in the config >
-  ``./work_dirs/<config stem>``;
+- :func:`common_setup` (train and test): load the config with ``--cfg-options``
+  (:func:`~fcn_mm.utils.config_check.load_config`), distributed running, SyncBN -> BN and
+  :func:`resolve_work_dir` (CLI ``--work-dir`` > the config > ``./work_dirs/<config stem>``);
 - :func:`apply_resume`: ``--resume`` alone resumes from the newest checkpoint in the
   work dir, ``--resume CKPT`` from that file;
 - :func:`~fcn_mm.engine.optim_wrappers.enable_amp`: ``--amp`` switches to fcn_mm's
   ``AmpOptimWrapper``;
-- :func:`prepare_data`: generate the demo data when the config has ``demo_data``;
+- :func:`finish_setup` (train and test): the speed options, the pre-flight check
+  (:func:`~fcn_mm.utils.config_check.check_config`), the work-dir check and
+  :func:`prepare_data` (the demo data when the config has ``demo_data``);
 - :func:`build_runner`: ``cfg.runner_type`` through ``RUNNERS``, else ``Runner.from_cfg``.
 """
 import os.path as osp
@@ -38,29 +37,48 @@ from .distributed import setup_distributed
 from .speed import apply_speed_config
 
 __all__ = ['AUTO_RESUME', 'resolve_work_dir', 'apply_resume', 'prepare_data',
-           'build_runner', 'git_hash', 'log_run_info', 'common_setup',
+           'build_runner', 'git_hash', 'log_run_info', 'common_setup', 'finish_setup',
            'setup_train_config']
 
 AUTO_RESUME = 'auto'
 
 
-def common_setup(config: str, cfg_options: Optional[dict], launcher: str,
-                 local_rank: Optional[int]) -> Config:
-    """The first steps of train.py and test.py: load, go distributed, SyncBN -> BN.
+def common_setup(config: str, cfg_options: Optional[dict], work_dir: Optional[str],
+                 launcher: str, local_rank: Optional[int]) -> Config:
+    """The first steps of train.py and test.py: load, go distributed, SyncBN -> BN, work dir.
 
     Args:
         config (str): config path.
         cfg_options (dict, optional): ``--cfg-options`` overrides.
+        work_dir (str, optional): ``--work-dir`` (see :func:`resolve_work_dir`).
         launcher (str): ``--launcher``.
         local_rank (int, optional): ``--local-rank`` of the legacy launcher.
 
     Returns:
-        Config: the loaded config (checked later, after the other options).
+        Config: the loaded config (checked by :func:`finish_setup`).
     """
     register_all_modules(init_default_scope=False)
     cfg = load_config(config, cfg_options=cfg_options)
     setup_distributed(cfg, launcher, local_rank)
     maybe_convert_syncbn(cfg)
+    resolve_work_dir(cfg, config, work_dir)
+    return cfg
+
+
+def finish_setup(cfg: Config, training: bool) -> Config:
+    """The last steps of train.py and test.py: speed options, checks, the demo data.
+
+    Args:
+        cfg (Config): the run's config (changed in place).
+        training (bool): True for tools/train.py.
+
+    Returns:
+        Config: ``cfg``, to build the Runner from.
+    """
+    apply_speed_config(cfg, training=training)
+    check_config(cfg)
+    check_work_dir(cfg.work_dir)
+    prepare_data(cfg)
     return cfg
 
 
@@ -171,13 +189,8 @@ def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
     Returns:
         Config: the config to build the Runner from.
     """
-    cfg = common_setup(config, cfg_options, launcher, local_rank)
-    resolve_work_dir(cfg, config, work_dir)
+    cfg = common_setup(config, cfg_options, work_dir, launcher, local_rank)
     apply_resume(cfg, resume)
     if amp:
         enable_amp(cfg)
-    apply_speed_config(cfg, training=True)
-    check_config(cfg)
-    check_work_dir(cfg.work_dir)
-    prepare_data(cfg)
-    return cfg
+    return finish_setup(cfg, training=True)

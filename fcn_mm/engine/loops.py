@@ -40,7 +40,7 @@ from fcn_mm.utils.rng import preserved_rng
 from .optim_wrappers.optim_wrapper import NonFiniteLossError
 from .samplers import InfiniteSampler, SampleSeededDataset, offset_sampler
 
-__all__ = ['IterBasedTrainLoop', 'ValLoop', 'TestLoop', 'clean_worker_errors',
+__all__ = ['IterBasedTrainLoop', 'ValLoop', 'SegTestLoop', 'clean_worker_errors',
            'NonFiniteLossError']
 
 _WORKER_MSG = re.compile(r'Caught (\S+) in DataLoader worker process (\d+)\.\n'
@@ -299,9 +299,10 @@ class ValLoop(MMEngineValLoop):
             return super().run()
 
 
-@LOOPS.register_module()
-class TestLoop(MMEngineTestLoop):
-    """mmengine's TestLoop; DataLoader worker errors keep the dataset's message."""
+@LOOPS.register_module(name='TestLoop')
+class SegTestLoop(MMEngineTestLoop):
+    """mmengine's TestLoop (registered as ``TestLoop``); DataLoader worker errors keep the
+    dataset's message."""
 
     def run(self) -> dict:
         """Test once and return the metrics."""

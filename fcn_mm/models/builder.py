@@ -8,7 +8,7 @@ is loaded strictly through fcn_mm's safe loader (``weights_only=True``).
 """
 import copy
 import logging
-from typing import Any, List, Optional, Union
+from typing import Any, Optional, Union
 
 import torch
 from mmengine.config import Config
@@ -24,38 +24,29 @@ __all__ = ['drop_pretrained', 'offline_model_cfg', 'build_offline_model',
            'load_model_weights']
 
 
-def drop_pretrained(node: Any, path: str = 'model') -> List[str]:
+def drop_pretrained(node: Any) -> None:
     """Remove ``pretrained`` values and ``Pretrained`` init_cfgs under ``node``, in place.
 
     Args:
         node (dict | list): a model config (or part of one).
-        path (str): the config path of ``node``. Defaults to ``'model'``.
-
-    Returns:
-        list[str]: the config paths that were dropped, e.g. ``'model.backbone.init_cfg'``.
     """
-    dropped: List[str] = []
     if isinstance(node, dict):
         if node.get('pretrained') is not None:
             node['pretrained'] = None
-            dropped.append(f'{path}.pretrained')
         init_cfg = node.get('init_cfg')
         if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
             node['init_cfg'] = None
-            dropped.append(f'{path}.init_cfg')
         elif isinstance(init_cfg, list):
             kept = [c for c in init_cfg if not (isinstance(c, dict)
                                                 and c.get('type') == 'Pretrained')]
             if len(kept) != len(init_cfg):
                 node['init_cfg'] = kept or None
-                dropped.append(f'{path}.init_cfg')
         for key, value in node.items():
             if key != 'init_cfg':
-                dropped += drop_pretrained(value, f'{path}.{key}')
+                drop_pretrained(value)
     elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            dropped += drop_pretrained(value, f'{path}[{i}]')
-    return dropped
+        for value in node:
+            drop_pretrained(value)
 
 
 def offline_model_cfg(cfg: Config) -> dict:

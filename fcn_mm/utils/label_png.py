@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from PIL import Image
 
+from .misc import to_numpy
 from .palette import flat_palette
 
 __all__ = ['save_label_png', 'save_prediction_png']
@@ -35,7 +36,7 @@ def save_label_png(label: Any, out_file: str, palette: Palette = None) -> str:
         ValueError: ``label`` is not (H, W), or holds values outside 0..255 (the message
             names ``out_file``).
     """
-    label = label.detach().cpu().numpy() if hasattr(label, 'detach') else np.asarray(label)
+    label = to_numpy(label)
     if label.ndim == 3 and label.shape[0] == 1:
         label = label[0]
     if label.ndim != 2:
@@ -70,8 +71,7 @@ def save_prediction_png(pred: Any, out_dir: str, img_path: str, palette: Palette
     Returns:
         str: the written path.
     """
-    pred = pred.detach().cpu().numpy() if hasattr(pred, 'detach') else np.asarray(pred)
     if reduce_zero_label:
-        pred = pred.astype(np.int64) + 1
+        pred = pred + 1
     stem = osp.splitext(osp.basename(img_path))[0]
     return save_label_png(pred, osp.join(out_dir, f'{stem}.png'), palette)

@@ -1,9 +1,15 @@
-"""Small helpers used by models and engine: key prefixes and a checked resize."""
+"""Small helpers: key prefixes, a checked resize and tensors to numpy."""
 import warnings
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A tensor (detached, on the CPU) or any array-like as an ``np.ndarray``."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def add_prefix(inputs: Dict, prefix: str) -> Dict:

@@ -10,6 +10,7 @@ from mmengine.visualization import Visualizer
 
 from fcn_mm.registry import VISUALIZERS
 from fcn_mm.structures import SegDataSample
+from fcn_mm.utils.misc import to_numpy
 
 __all__ = ['SegLocalVisualizer']
 
@@ -38,6 +39,7 @@ class SegLocalVisualizer(Visualizer):
         >>> import numpy as np
         >>> from mmengine.structures import PixelData
         >>> from fcn_mm.structures import SegDataSample
+from fcn_mm.utils.misc import to_numpy
         >>> sample = SegDataSample()
         >>> sample.gt_sem_seg = PixelData(data=np.zeros((1, 8, 10), np.int64))
         >>> vis = SegLocalVisualizer(name='doc', classes=['a', 'b'],
@@ -90,8 +92,7 @@ class SegLocalVisualizer(Visualizer):
         Returns:
             np.ndarray: (H, W, 3) uint8 RGB.
         """
-        labels = sem_seg.data
-        labels = labels.cpu().numpy() if hasattr(labels, 'cpu') else np.asarray(labels)
+        labels = to_numpy(sem_seg.data)
         labels = labels.reshape(labels.shape[-2:]).astype(np.int64)
         if labels.shape != image.shape[:2]:
             raise ValueError(f'label map of shape {labels.shape} does not match the image '

@@ -17,7 +17,7 @@ import os
 import resource
 import statistics
 import time
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
 import torch
 from mmengine.config import Config

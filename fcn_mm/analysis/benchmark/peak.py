@@ -12,21 +12,17 @@ Two dense kernels are timed on square problems (best of several runs per size):
 Each figure also comes with the process CPU time, which stays meaningful when other
 processes share the cores (``gflops_cpu``: FLOPs per CPU-second times threads).
 """
-import time
 from typing import Callable, Dict, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
+from .measure import time_runs
+
 __all__ = ['DEFAULT_PEAK_SIZES', 'time_best', 'matmul_peak']
 
 DEFAULT_PEAK_SIZES = (1024, 2048, 4096)
 _CONV_SPATIAL = 64  # 64 x 64 pixels = 4096 rows of the product
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
 
 
 def time_best(fn: Callable[[], object], repeat: int, device: torch.device) -> Dict[str, float]:
@@ -35,16 +31,8 @@ def time_best(fn: Callable[[], object], repeat: int, device: torch.device) -> Di
     Returns:
         dict: ``wall_s`` and ``cpu_s`` (process CPU time, all threads).
     """
-    fn()
-    _sync(device)
-    best_wall, best_cpu = float('inf'), float('inf')
-    for _ in range(max(1, repeat)):
-        wall, cpu = time.perf_counter(), time.process_time()
-        fn()
-        _sync(device)
-        best_wall = min(best_wall, time.perf_counter() - wall)
-        best_cpu = min(best_cpu, time.process_time() - cpu)
-    return dict(wall_s=best_wall, cpu_s=best_cpu)
+    timing = time_runs(fn, warmup=1, repeat=max(1, repeat), device=device)
+    return dict(wall_s=timing['min_s'], cpu_s=min(timing['cpu_times_s']))
 
 
 def _kernel(kind: str, n: int, dtype: torch.dtype, device: torch.device):

@@ -31,6 +31,14 @@ from ..samplers import offset_sampler
 __all__ = ['CheckpointHook']
 
 
+def _remove(backend: Any, path: str) -> None:
+    """Remove the file or folder ``path`` through the file ``backend`` (if it exists)."""
+    if backend.isfile(path):
+        backend.remove(path)
+    elif backend.isdir(path):
+        backend.rmtree(path)
+
+
 class _DeferredRemoval:
     """A file backend proxy that queues ``remove``/``rmtree`` until :meth:`flush`."""
 
@@ -46,12 +54,8 @@ class _DeferredRemoval:
 
     def flush(self, keep: set) -> None:
         for path in self._queued:
-            if path in keep:
-                continue
-            if self._backend.isfile(path):
-                self._backend.remove(path)
-            elif self._backend.isdir(path):
-                self._backend.rmtree(path)
+            if path not in keep:
+                _remove(self._backend, path)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._backend, name)
@@ -199,12 +203,8 @@ class CheckpointHook(MMEngineCheckpointHook):
         for old_step in outdated:
             path = self.file_backend.join_path(self.out_dir,
                                                self.filename_tmpl.format(old_step))
-            if path == self.last_ckpt:
-                continue
-            if self.file_backend.isfile(path):
-                self.file_backend.remove(path)
-            elif self.file_backend.isdir(path):
-                self.file_backend.rmtree(path)
+            if path != self.last_ckpt:
+                _remove(self.file_backend, path)
 
     def _save_best_checkpoint(self, runner, metrics) -> None:
         """mmengine's best-checkpoint logic, removing the previous best last."""

@@ -4,7 +4,6 @@ from collections import OrderedDict
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-import torch
 from mmengine.dist import is_main_process
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
@@ -12,18 +11,13 @@ from terminaltables import AsciiTable
 
 from fcn_mm.registry import METRICS
 from fcn_mm.utils.label_png import save_prediction_png
+from fcn_mm.utils.misc import to_numpy
 
 __all__ = ['IoUMetric', 'confusion_matrix', 'areas_from_confusion', 'intersect_and_union',
            'iou_from_confusion', 'total_area_to_metrics']
 
 _ALLOWED = ('mIoU', 'mDice', 'mFscore')
 AreaTuple = Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-
-
-def _to_numpy(x) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def confusion_matrix(label: np.ndarray, pred: np.ndarray, num_classes: int,
@@ -46,8 +40,8 @@ def confusion_matrix(label: np.ndarray, pred: np.ndarray, num_classes: int,
     Raises:
         ValueError: the shapes differ, or a prediction outside ``[0, num_classes)``.
     """
-    pred = _to_numpy(pred).astype(np.int64, copy=False)
-    label = _to_numpy(label).astype(np.int64, copy=False)
+    pred = to_numpy(pred).astype(np.int64, copy=False)
+    label = to_numpy(label).astype(np.int64, copy=False)
     if pred.shape != label.shape:
         raise ValueError(f'prediction shape {pred.shape} != label shape {label.shape}')
     c = num_classes
@@ -238,12 +232,12 @@ class IoUMetric(BaseMetric):
         for sample in data_samples:
             if hasattr(sample, 'to_dict'):
                 sample = sample.to_dict()
-            pred = _to_numpy(sample['pred_sem_seg']['data']).squeeze(0)
+            pred = to_numpy(sample['pred_sem_seg']['data']).squeeze(0)
             if self.output_dir:
                 self._write_png(pred, sample)
             if self.format_only:
                 continue
-            label = _to_numpy(sample['gt_sem_seg']['data']).squeeze(0)
+            label = to_numpy(sample['gt_sem_seg']['data']).squeeze(0)
             self.results.append(
                 intersect_and_union(pred, label, num_classes, self.ignore_index))
 

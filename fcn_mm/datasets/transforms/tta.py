@@ -1,4 +1,5 @@
-"""TestTimeAug: every combination of the given transform lists (e.g. scales x flips)."""
+"""TestTimeAug (class ``SegTestTimeAug``): every combination of the given transform lists
+(e.g. scales x flips)."""
 import copy
 from itertools import product
 from typing import Callable, List, Sequence, Union
@@ -8,12 +9,14 @@ from mmcv.transforms import TestTimeAug as _MMCVTestTimeAug
 
 from fcn_mm.registry import TRANSFORMS
 
-__all__ = ['TestTimeAug']
+__all__ = ['SegTestTimeAug']
 
 
-@TRANSFORMS.register_module()
-class TestTimeAug(_MMCVTestTimeAug):
+@TRANSFORMS.register_module(name='TestTimeAug')
+class SegTestTimeAug(_MMCVTestTimeAug):
     """Apply each combination of ``transforms`` (one entry per list) to a sample.
+
+    Registered as ``TestTimeAug`` (MMSegmentation's type name).
 
     Typical use (multi-scale + flip, as MMSegmentation's ``tta_pipeline``)::
 
