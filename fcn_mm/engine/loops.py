@@ -289,22 +289,20 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
         return {**kept, 'nonfinite_skips': count}
 
 
-@LOOPS.register_module()
-class ValLoop(MMEngineValLoop):
-    """mmengine's ValLoop; DataLoader worker errors keep the dataset's message."""
+class _CleanWorkerErrors:
+    """Loop mixin: DataLoader worker errors keep the dataset's message."""
 
     def run(self) -> dict:
-        """Validate once and return the metrics."""
+        """Run the loop once and return the metrics."""
         with clean_worker_errors(self.dataloader):
             return super().run()
+
+
+@LOOPS.register_module()
+class ValLoop(_CleanWorkerErrors, MMEngineValLoop):
+    """mmengine's ValLoop; DataLoader worker errors keep the dataset's message."""
 
 
 @LOOPS.register_module(name='TestLoop')
-class SegTestLoop(MMEngineTestLoop):
-    """mmengine's TestLoop (registered as ``TestLoop``); DataLoader worker errors keep the
-    dataset's message."""
-
-    def run(self) -> dict:
-        """Test once and return the metrics."""
-        with clean_worker_errors(self.dataloader):
-            return super().run()
+class SegTestLoop(_CleanWorkerErrors, MMEngineTestLoop):
+    """mmengine's TestLoop (type name ``TestLoop``); worker errors keep their message."""

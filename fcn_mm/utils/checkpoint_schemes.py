@@ -1,20 +1,14 @@
 """The one deliberate side effect of fcn_mm: mmengine loads checkpoints through the safe loader.
 
-:func:`install_checkpoint_schemes` (idempotent) makes every checkpoint that mmengine's
-``CheckpointLoader`` reads (``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
-``load_checkpoint``) go through :func:`fcn_mm.utils.safe_loading.load_checkpoint_file`
-(``torch.load(weights_only=True)``):
+:func:`install_checkpoint_schemes` (idempotent) adds fcn_mm's allow-list to torch's
+``weights_only`` one and routes mmengine's ``CheckpointLoader`` (``load_from``, ``--resume``,
+``init_cfg=dict(type='Pretrained')``, ``load_checkpoint``) through
+:func:`fcn_mm.utils.safe_loading.load_checkpoint_file`: local paths (scheme ``''``), and
+model-zoo names and URLs (``open-mmlab://``, ``torchvision://``, ``mmcls://``, ``http(s)://``
+...), which are mapped to local files only (:mod:`fcn_mm.utils.pretrained`).
 
-* it adds fcn_mm's allow-list to torch's (:func:`~fcn_mm.utils.safe_loading.register_safe_globals`);
-* local paths (scheme ``''``) load with :func:`~fcn_mm.utils.safe_loading.load_from_local`;
-* ``open-mmlab://``, ``openmmlab://``, ``torchvision://``, ``modelzoo://``, ``mmcls://`` and
-  ``http(s)://`` names load local files only, with
-  :func:`~fcn_mm.utils.pretrained.load_from_model_zoo` (fcn_mm never downloads).
-
-It runs when :func:`fcn_mm.utils.register_all_modules` is called and when
-:mod:`fcn_mm.models` is imported (every checkpoint is loaded into a built model), so the
-tools, DataLoader workers and torchrun ranks all get it. Importing ``fcn_mm`` or
-``fcn_mm.registry`` does not.
+:func:`fcn_mm.utils.register_all_modules` and importing :mod:`fcn_mm.models` call it (every
+checkpoint is loaded into a built model); importing ``fcn_mm`` or ``fcn_mm.registry`` does not.
 """
 from mmengine.runner.checkpoint import CheckpointLoader
 

@@ -68,10 +68,12 @@ def matrix_from_predictions(cfg, pred_dir: str) -> tuple:
                 '--pred-dir must hold one <image stem>.png per test image, as written by '
                 'tools/test.py CONFIG CHECKPOINT --out DIR with the same config.')
         label = np.array(Image.open(info['seg_map_path']))
-        if info.get('reduce_zero_label'):
+        pred = np.array(Image.open(pred_file)).astype(np.int64)
+        if info.get('reduce_zero_label'):  # the PNGs hold pred + 1, as the labels do
             label = np.where(label == 0, 255, label - 1).astype(np.uint8)
             label[label == 254] = 255
-        total += confusion_matrix(label, np.array(Image.open(pred_file)), len(classes))
+            pred -= 1
+        total += confusion_matrix(label, pred, len(classes))
     return total, classes
 
 
