@@ -1,10 +1,13 @@
-"""The import rules of docs/add_modules.md hold: import-linter's contracts in .importlinter.
+"""The layout rules of docs/add_modules.md hold: import-linter's contracts in .importlinter,
+and no module or class of the package looks like a test to pytest.
 
 Floors (a package imports only the floors below its own), independent siblings, and no
 cycle between sibling modules; imports inside functions count. The second test shows that
 the contracts do catch a new upward import, a sibling import and a cycle, in a temporary
 copy of the package.
 """
+import ast
+import glob
 import os
 import os.path as osp
 import shutil
@@ -61,3 +64,16 @@ def test_a_forbidden_import_breaks_the_contracts(tmp_path, module, added, expect
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert expected in proc.stdout
     assert '0 broken' not in proc.stdout
+
+
+def test_no_module_or_class_is_named_like_a_test():
+    found = []
+    for path in glob.glob(osp.join(REPO, 'fcn_mm', '**', '*.py'), recursive=True):
+        name = osp.basename(path)
+        if name.startswith('test_') or name.endswith('_test.py'):
+            found.append(path)
+        with open(path, encoding='utf-8') as f:
+            tree = ast.parse(f.read(), filename=path)
+        found += [f'{path}: class {node.name}' for node in ast.walk(tree)
+                  if isinstance(node, ast.ClassDef) and node.name.startswith('Test')]
+    assert found == []
