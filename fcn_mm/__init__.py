@@ -1,10 +1,10 @@
 """fcn_mm: MMSegmentation-style semantic segmentation on current PyTorch.
 
-Importing the package registers the checkpoint-loading allow-list (see
-:mod:`fcn_mm.utils.safe_loading`) so that every entry point, DataLoader worker and
-torchrun rank loads checkpoints with ``weights_only=True``.
+Importing the package routes mmengine's checkpoint loading (``load_from``, ``--resume``,
+``Pretrained`` init) through :func:`fcn_mm.utils.safe_loading.load_checkpoint_file`
+(``weights_only=True`` with fcn_mm's allow-list, in force only during that load).
 """
 from .version import __version__
-from .utils import safe_loading as _safe_loading  # noqa: F401  (allow-list side effect)
+from .utils import safe_loading as _safe_loading  # noqa: F401  (checkpoint scheme side effect)
 
 __all__ = ['__version__']

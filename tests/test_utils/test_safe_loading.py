@@ -4,6 +4,7 @@ import collections
 import os
 import pickle
 import random
+import zipfile
 
 import numpy as np
 import pytest
@@ -32,19 +33,30 @@ def _save(obj, path, **kwargs):
 
 def test_numpy_and_rng_state_round_trip(tmp_path):
     np_state = np.random.RandomState(3).get_state()
+    fortran = np.asfortranarray(np.arange(6.0).reshape(2, 3))
     state = dict(
         arr=np.arange(6, dtype=np.int16).reshape(2, 3), f32=np.float32(2.5),
-        i64=np.int64(-7), dtype=np.dtype('<f8'), strs=np.array(['ab', 'c']),
-        date=np.datetime64('2020-01-02'), np_rng=np_state,
+        i64=np.int64(-7), dtype=np.dtype('<f8'), big_endian=np.arange(3, dtype='>i4'),
+        fortran=fortran, flags=np.array([True, False]), yes=np.bool_(True),
+        c64=np.complex64(1 - 2j), f16=np.arange(3, dtype=np.float16),
+        nested=(np.uint8(3), [np.uint64(2 ** 63)]), np_rng=np_state,
         py_rng=random.Random(5).getstate(),
         torch_rng=torch.Generator().manual_seed(1).get_state(),
         weights=collections.OrderedDict(w=torch.ones(2)))
     loaded = load_checkpoint_file(_save(state, tmp_path / 'ok.pth'))
     np.testing.assert_array_equal(loaded['arr'], state['arr'])
-    assert loaded['arr'].dtype == np.int16
+    assert loaded['arr'].dtype == np.int16 and loaded['arr'].flags.writeable
+    assert type(loaded['arr']) is np.ndarray and loaded['arr'].flags.owndata
     assert loaded['f32'] == np.float32(2.5) and type(loaded['f32']) is np.float32
     assert loaded['i64'] == -7 and loaded['dtype'] == np.dtype('<f8')
-    assert list(loaded['strs']) == ['ab', 'c'] and loaded['date'] == state['date']
+    assert type(loaded['dtype']) is type(np.dtype('<f8'))
+    assert loaded['big_endian'].dtype.str == '>i4'
+    assert loaded['big_endian'].tolist() == [0, 1, 2]
+    assert loaded['fortran'].flags.f_contiguous
+    np.testing.assert_array_equal(loaded['fortran'], fortran)
+    assert loaded['flags'].tolist() == [True, False] and loaded['yes'] is np.True_
+    assert loaded['c64'] == np.complex64(1 - 2j) and loaded['f16'].tolist() == [0, 1, 2]
+    assert loaded['nested'] == (3, [2 ** 63]) and type(loaded['nested'][1][0]) is np.uint64
     assert loaded['np_rng'][0] == 'MT19937'
     np.testing.assert_array_equal(loaded['np_rng'][1], np_state[1])
     assert loaded['py_rng'] == state['py_rng']
@@ -52,6 +64,41 @@ def test_numpy_and_rng_state_round_trip(tmp_path):
     restored = np.random.RandomState()
     restored.set_state(loaded['np_rng'])
     assert restored.randint(1 << 30) == np.random.RandomState(3).randint(1 << 30)
+
+
+def test_shared_arrays_and_dtypes_stay_shared(tmp_path):
+    """The pickle's memo: one array referenced twice loads as one array."""
+    arr = np.arange(4.0)
+    loaded = load_checkpoint_file(_save(dict(a=arr, b=[arr, (arr,)]), tmp_path / 's.pth'))
+    assert loaded['a'] is loaded['b'][0] is loaded['b'][1][0]
+
+
+@pytest.mark.parametrize('empty', [np.zeros(0), np.zeros((0, 3), np.float32),
+                                   np.zeros((2, 0), np.int64), np.array([], bool)])
+def test_empty_arrays_load(tmp_path, empty):
+    """pickle protocol 2 writes their b'' data as builtins.bytes()."""
+    path = _save(dict(x=empty), tmp_path / 'empty.pth')
+    assert b'bytes' in _data_pkl(path)
+    loaded = load_checkpoint_file(path)['x']
+    assert loaded.shape == empty.shape and loaded.dtype == empty.dtype
+
+
+@pytest.mark.parametrize('value, kind', [
+    (np.array(['ab', 'c']), 'unicode string'), (np.array([b'ab']), 'bytes string'),
+    (np.datetime64('2020-01-02'), 'datetime'), (np.array([1, 'a'], dtype=object), 'object'),
+    (np.zeros(2, dtype=[('a', 'f4'), ('b', 'i4')]), 'void/structured'),
+    (np.zeros(2, dtype=[('a', 'f4')])[0], 'void/structured'),
+    (np.ma.masked_array([1, 2]), 'numpy.ma.core._mareconstruct')])
+def test_numpy_content_other_than_plain_numbers_is_refused(tmp_path, value, kind):
+    path = _save(dict(meta=dict(x=value)), tmp_path / 'other.pth')
+    with pytest.raises(CheckpointLoadError, match='other.pth') as info:
+        load_checkpoint_file(path)
+    assert kind in str(info.value)
+
+
+def _data_pkl(path):
+    with zipfile.ZipFile(path) as archive:
+        return archive.read(next(n for n in archive.namelist() if n.endswith('data.pkl')))
 
 
 def test_numpy1_module_names_load(tmp_path):
