@@ -13,16 +13,15 @@ from fcn_mm.engine.benchmark import (apply_speed_options, autocast_dtype, infere
 from fcn_mm.registry import MODELS
 from fcn_mm.utils.device import cpu_supports_bf16
 
-NARROW = '/work/shared/mmseg_reference/fcn_r50-d8_narrow'
+NARROW = osp.join(osp.dirname(__file__), '..', 'data', 'mmseg_reference', 'fcn_r50-d8_narrow')
 BASE_MODEL = osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_', 'models',
                       'fcn_r50-d8.py')
 
 
 @pytest.fixture(scope='module')
 def narrow_model_and_input():
-    """MMSeg's narrow FCN-R50-D8 reference (random weights and BN stats) and its image."""
-    if not osp.isdir(NARROW):
-        pytest.skip('MMSeg reference data not present')
+    """MMSeg's narrow FCN-R50-D8 reference (random weights and BN stats) and its image
+    (tests/data/mmseg_reference: a missing file fails, it does not skip)."""
     model = Config.fromfile(BASE_MODEL).model.to_dict()
     model['pretrained'] = None
     for key in ('backbone', 'decode_head', 'auxiliary_head'):

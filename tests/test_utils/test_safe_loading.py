@@ -9,11 +9,14 @@ import zipfile
 import numpy as np
 import pytest
 import torch
+from mmengine.logging import MessageHub
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
-from fcn_mm.utils.safe_loading import (CheckpointLoadError, load_checkpoint_file,
-                                       load_from_local)
+import crafted_pickles
+from fcn_mm.utils.safe_loading import (SAFE_GLOBALS, CheckpointLoadError,
+                                       load_checkpoint_file, load_from_local)
+from fcn_mm.utils.unpickle_guard import RefusedCheckpointContent
 
 
 class _Payload:
@@ -162,16 +165,121 @@ def test_payload_is_real_when_unpickled_unsafely(tmp_path):
     assert marker.exists()
 
 
-def test_missing_and_corrupt_files(tmp_path):
+def test_missing_files_and_folders(tmp_path):
     missing = tmp_path / 'nope' / 'ckpt.pth'
     with pytest.raises(FileNotFoundError, match=r'nope/ckpt\.pth.*does not exist'):
         load_checkpoint_file(missing)
     with pytest.raises(FileNotFoundError, match='is a directory'):
         load_checkpoint_file(tmp_path)
-    bad = tmp_path / 'bad.pth'
-    bad.write_bytes(b'PK\x03\x04 definitely not a checkpoint')
-    with pytest.raises((ValueError, pickle.UnpicklingError), match='bad.pth'):
-        load_checkpoint_file(bad)
+
+
+def _not_a_checkpoint(tmp_path, kind):
+    good = _save(dict(w=torch.randn(64), a=np.arange(8)), tmp_path / 'good.pth')
+    legacy = _save(dict(w=torch.randn(64)), tmp_path / 'legacy.pth',
+                   _use_new_zipfile_serialization=False)
+    path = tmp_path / f'{kind}.pth'
+    if kind == 'random_bytes':
+        path.write_bytes(np.random.default_rng(0).bytes(4096))
+    elif kind == 'empty':
+        path.write_bytes(b'')
+    elif kind == 'truncated_zip':
+        data = open(good, 'rb').read()
+        path.write_bytes(data[:len(data) // 2])
+    elif kind == 'truncated_legacy':
+        data = open(legacy, 'rb').read()
+        path.write_bytes(data[:len(data) // 2])
+    elif kind == 'other_zip':
+        with zipfile.ZipFile(path, 'w') as archive:
+            archive.writestr('notes.txt', 'not a checkpoint')
+    return str(path)
+
+
+@pytest.mark.parametrize('kind, says', [
+    ('random_bytes', "is not a torch checkpoint: it is neither a zip archive nor a legacy "
+                     "torch file"),
+    ('empty', 'is empty (0 bytes), not a torch checkpoint'),
+    ('truncated_zip', 'is truncated: it starts as a zip archive (torch.save) but its end '
+                      'record is missing'),
+    ('truncated_legacy', 'is truncated: its pickle ends too early'),
+    ('other_zip', 'is not a torch checkpoint: a zip archive without data.pkl')])
+def test_files_that_are_not_checkpoints_say_so(tmp_path, kind, says):
+    path = _not_a_checkpoint(tmp_path, kind)
+    with pytest.raises(CheckpointLoadError) as info:
+        load_checkpoint_file(path)
+    message = str(info.value)
+    assert message.startswith(f'Checkpoint file {path!r} {says}'), message
+    assert 'allow-list' not in message and 'documentation' not in message
+    assert isinstance(info.value, ValueError)
+    with pytest.raises(CheckpointLoadError, match=f'{kind}.pth'):  # load_from / --resume
+        _load_checkpoint(path, map_location='cpu')
+
+
+def test_empty_history_buffer_and_message_hub_state_load(tmp_path):
+    hub = MessageHub(f'hub_{tmp_path.name}')
+    for value in (3.0, 1.5, 2.25):
+        hub.update_scalar('train/loss', value)
+    hub.update_scalar('train/lr', np.float64(0.01))
+    hub.update_info('palette', np.array([[0, 0, 0], [128, 0, 0]], np.uint8))
+    hub.update_info('eta', np.float64(12.5))
+    state = dict(message_hub=hub.state_dict(), empty=HistoryBuffer())
+    loaded = load_checkpoint_file(_save(state, tmp_path / 'hub.pth'))
+    empty = loaded['empty']
+    assert type(empty) is HistoryBuffer and len(empty.data[0]) == 0
+    assert empty.data[0].shape == (0,) and empty.data[1].shape == (0,)
+    restored = MessageHub(f'restored_{tmp_path.name}')
+    restored.load_state_dict(loaded['message_hub'])
+    loss = restored.get_scalar('train/loss')
+    assert type(loss) is HistoryBuffer
+    assert loss.data[0].tolist() == [3.0, 1.5, 2.25]
+    assert loss.mean() == pytest.approx(2.25) and loss.statistics('max') == 3.0
+    assert loss.current() == 2.25 and loss.min(2) == 1.5
+    assert restored.get_info('palette').tolist() == [[0, 0, 0], [128, 0, 0]]
+    assert restored.get_info('eta') == 12.5 and type(restored.get_info('eta')) is np.float64
+
+
+def test_history_buffer_statistics_are_the_class_own_whatever_the_file_says(tmp_path):
+    """A file whose statistics table maps 'mean' to max and 'min' to current."""
+    table = dict(crafted_pickles.OWN_METHODS, mean='max', min='current')
+    path = crafted_pickles.write_checkpoint(str(tmp_path / 'swap.pth'),
+                                            crafted_pickles.history_buffer(table))
+    buf = load_checkpoint_file(path)['meta']
+    assert type(buf) is HistoryBuffer and buf.data[0].tolist() == [1.0, 3.0]
+    assert buf.statistics('mean') == 2.0 and buf.mean() == 2.0
+    assert buf.statistics('min') == 1.0 and buf.statistics('max') == 3.0
+    assert HistoryBuffer._statistics_methods['mean'] is HistoryBuffer.mean
+    assert 'statistics_methods' not in buf.__dict__
+    assert HistoryBuffer([4.0, 8.0], [1, 1]).statistics('mean') == 6.0
+
+
+def test_rebuilders_refuse_outside_fcn_mm_loader(tmp_path):
+    """fcn_mm's globals, put on torch's list by hand, still rebuild nothing for a plain
+    torch.load (e.g. another thread's while fcn_mm is loading)."""
+    path = _save(dict(a=np.arange(3)), tmp_path / 'np.pth')
+    with torch.serialization.safe_globals(SAFE_GLOBALS):
+        with pytest.raises(pickle.UnpicklingError) as info:
+            torch.load(path, weights_only=True)
+    cause = info.value.__context__
+    assert isinstance(cause, RefusedCheckpointContent)
+    assert 'rebuilt only by fcn_mm.utils.safe_loading.load_checkpoint_file' in str(cause)
+
+
+def test_loader_uses_its_own_list_and_restores_the_process_list(tmp_path):
+    """Globals registered by someone else (here numpy's own dtype, the issue's hole) do
+    not apply inside load_checkpoint_file, and are back afterwards."""
+    path = crafted_pickles.write_checkpoint(
+        str(tmp_path / 'v8.pth'), crafted_pickles.CORPUS['object_field_dtype_alone'][0](''))
+    dtype_classes = [type(np.dtype('V8')), type(np.dtype('O'))]
+    before = torch.serialization.get_safe_globals()
+    torch.serialization.add_safe_globals([np.dtype] + dtype_classes)
+    try:
+        assert torch.load(path, weights_only=True)['meta'] == np.dtype([('a', 'O')])
+        with pytest.raises(CheckpointLoadError, match="numpy dtype 'V8' is refused"):
+            load_checkpoint_file(path)
+        after = {id(g) for g in torch.serialization.get_safe_globals()}
+        assert after == {id(g) for g in before} | {id(g) for g in [np.dtype] + dtype_classes}
+    finally:
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(before)
 
 
 def test_mmengine_local_scheme_is_ours(tmp_path):
