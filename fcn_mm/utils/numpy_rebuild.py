@@ -215,16 +215,17 @@ def rebuild_dtype(code: Any, align: Any = False, copy: Any = True) -> NumpyDtype
 
     Args:
         code (str): the dtype code numpy pickles (``'f4'``, ``'i8'``, ``'b1'`` ...).
-        align (bool): numpy's align flag (meaningless for plain dtypes).
+        align (bool): numpy's align flag (meaningless for plain dtypes; old numpy: 0/1).
         copy (bool): numpy's copy flag.
 
     Returns:
         NumpyDtypeInProgress: finished by its BUILD state and the end of the load.
     """
     require_rebuilding('numpy.dtype')
-    if type(align) is not bool or type(copy) is not bool:
+    if any(type(flag) not in (bool, int) or flag not in (0, 1) for flag in (align, copy)):
         refuse(f'numpy.dtype({_short.repr(code)}, {_short.repr(align)}, '
-               f'{_short.repr(copy)}) is refused: align and copy must be bools')
+               f'{_short.repr(copy)}) is refused: align and copy must be bools (or 0/1, as '
+               'old numpy wrote them)')
     placeholder = object.__new__(NumpyDtypeInProgress)
     placeholder._dtype, placeholder._has_state = _plain_dtype(code), False
     note_placeholder()

@@ -287,3 +287,15 @@ def test_mmengine_local_scheme_is_ours(tmp_path):
     assert loader is load_from_local
     path = _save(dict(state_dict=dict(w=torch.arange(3))), tmp_path / 'a.pth')
     assert torch.equal(_load_checkpoint(path)['state_dict']['w'], torch.arange(3))
+
+
+def test_old_numpy_dtype_flags_and_numpy1_names_load(tmp_path):
+    """numpy 1 wrote dtype(code, 0, 1) and numpy.core.multiarray."""
+    cp = crafted_pickles
+    old_dtype = cp.build(cp.call(cp.glob('numpy', 'dtype'), cp.text('f8'), cp.num(0),
+                                 cp.num(1)), cp._value(cp.PLAIN_STATE))
+    ops = cp.call(cp.glob('numpy.core.multiarray', 'scalar'), old_dtype,
+                  cp.raw_bytes(np.float64(2.5).tobytes()))
+    path = cp.write_checkpoint(str(tmp_path / 'old.pth'), ops)
+    value = load_checkpoint_file(path)['meta']
+    assert value == 2.5 and type(value) is np.float64
