@@ -44,7 +44,7 @@ MapLocation = Union[str, torch.device, Callable, dict, None]
 SAFE_GLOBALS: list = numpy_rebuild.SAFE_GLOBALS + history_buffer_rebuild.SAFE_GLOBALS
 _ALLOW_LIST_LOCK = threading.Lock()
 _CONVERT_HINT = ("if you trust the file, convert it once outside fcn_mm (docs/train_test.md, "
-                 "'What keeps a run safe')")
+                 "'Loading checkpoints')")
 # What a crafted or damaged pickle makes torch's unpickler (or numpy) raise.
 _MALFORMED = (EOFError, IndexError, KeyError, TypeError, AttributeError, ValueError,
               OverflowError, struct.error, UnicodeDecodeError, RecursionError, MemoryError)

@@ -1,6 +1,5 @@
 """Speed options (channels_last, bf16/fp16 autocast, torch.compile) keep predictions."""
 import copy
-import os
 import os.path as osp
 
 import numpy as np
@@ -108,9 +107,7 @@ def test_compile_in_place_keeps_keys_and_outputs(tiny_model):
         assert torch.allclose(tiny_model(inputs, mode='tensor'), expected, atol=1e-6)
 
 
-@pytest.mark.skipif(os.environ.get('FCN_MM_TEST_COMPILE') != '1',
-                    reason='inductor compiles C++ for ~1 min on 2 shared cores (cold '
-                    'cache), over this suite\'s budget; set FCN_MM_TEST_COMPILE=1 to run')
+@pytest.mark.slow  # inductor compiles C++ for ~1 min on 2 cores (cold cache)
 def test_inductor_compile_agrees_with_eager(tiny_model):
     inputs = torch.randn(1, 3, 32, 32)
     with torch.no_grad():
