@@ -15,7 +15,8 @@ plain Python values, ``OrderedDict`` ...) it admits:
 The allow-list (:data:`SAFE_GLOBALS`) is in force only inside :func:`load_checkpoint_file`:
 torch's process-wide list is swapped for it around the one ``torch.load`` (under a lock)
 and restored afterwards, so importing fcn_mm changes nothing for other ``torch.load``
-calls. Anything else is refused with the file and the reason named; so are files that
+calls (another thread's ``torch.load`` during that window meets fcn_mm's list, whose
+rebuilders refuse to work outside fcn_mm's loader). Anything else is refused with the file and the reason named; so are files that
 are empty, truncated or not torch checkpoints. fcn_mm never turns ``weights_only`` off.
 
 Importing this module makes mmengine's local-file checkpoint scheme go through
@@ -42,7 +43,7 @@ __all__ = ['load_checkpoint_file', 'CheckpointLoadError', 'SAFE_GLOBALS']
 MapLocation = Union[str, torch.device, Callable, dict, None]
 
 SAFE_GLOBALS: list = numpy_rebuild.SAFE_GLOBALS + history_buffer_rebuild.SAFE_GLOBALS
-_ALLOW_LIST_LOCK = threading.Lock()
+_ALLOW_LIST_LOCK = threading.RLock()  # re-entry reaches rebuilding()'s error, no deadlock
 _CONVERT_HINT = ("if you trust the file, convert it once outside fcn_mm (docs/train_test.md, "
                  "'Loading checkpoints')")
 # What a crafted or damaged pickle makes torch's unpickler (or numpy) raise.
