@@ -1,11 +1,12 @@
 """The one deliberate side effect of fcn_mm: mmengine loads checkpoints through the safe loader.
 
-:func:`install_checkpoint_schemes` (idempotent) adds fcn_mm's allow-list to torch's
-``weights_only`` one and routes mmengine's ``CheckpointLoader`` (``load_from``, ``--resume``,
+:func:`install_checkpoint_schemes` (idempotent) routes mmengine's ``CheckpointLoader`` (``load_from``, ``--resume``,
 ``init_cfg=dict(type='Pretrained')``, ``load_checkpoint``) through
 :func:`fcn_mm.utils.safe_loading.load_checkpoint_file`: local paths (scheme ``''``), and
 model-zoo names and URLs (``open-mmlab://``, ``torchvision://``, ``mmcls://``, ``http(s)://``
-...), which are mapped to local files only (:mod:`fcn_mm.utils.pretrained`).
+...), which are mapped to local files only (:mod:`fcn_mm.utils.pretrained`). It adds
+nothing to torch's process-wide ``weights_only`` allow-list: fcn_mm's allow-list is in
+force only inside ``load_checkpoint_file``.
 
 :func:`fcn_mm.utils.register_all_modules` and importing :mod:`fcn_mm.models` call it (every
 checkpoint is loaded into a built model); importing ``fcn_mm`` or ``fcn_mm.registry`` does not.
@@ -13,7 +14,7 @@ checkpoint is loaded into a built model); importing ``fcn_mm`` or ``fcn_mm.regis
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from .pretrained import ZOO_PREFIXES, load_from_model_zoo
-from .safe_loading import load_from_local, register_safe_globals
+from .safe_loading import load_from_local
 
 __all__ = ['install_checkpoint_schemes']
 
@@ -25,7 +26,6 @@ def install_checkpoint_schemes() -> None:
     global _installed
     if _installed:
         return
-    register_safe_globals()
     CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
     CheckpointLoader.register_scheme(prefixes=ZOO_PREFIXES, loader=load_from_model_zoo,
                                      force=True)

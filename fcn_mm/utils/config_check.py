@@ -10,6 +10,8 @@ and resolves every ``type`` in the right fcn_mm registry. It raises
   path (``model.auxiliary_head[1].type``) and up to three close names;
 * :class:`UnknownKeywordError` (a TypeError) naming the component, the keyword and
   its config path, when a class cannot take that keyword;
+* :class:`~fcn_mm.utils.config_keys.MisspeltConfigKeyError` (a KeyError) for a top-level
+  key that nothing reads but is close to one that is read (``trian_cfg``);
 * KeyError / FileNotFoundError from :func:`~fcn_mm.utils.pretrained.resolve_checkpoint_name`
   for ``pretrained``, ``init_cfg.checkpoint`` and ``load_from``.
 
@@ -26,6 +28,7 @@ from torch.utils.data import DataLoader
 
 from fcn_mm import registry as R
 from .config_bases import check_base_files
+from .config_keys import check_top_level_keys
 from .pretrained import resolve_checkpoint_name
 from .signature_check import accepted_keywords, close_names
 
@@ -253,6 +256,7 @@ def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> No
     Raises:
         UnknownTypeError: an unregistered ``type`` (a KeyError).
         UnknownKeywordError: a keyword the component does not take (a TypeError).
+        MisspeltConfigKeyError: a misspelt top-level key, with the closest known key.
         ValueError: ``default_scope`` is set to something other than ``fcn_mm``.
         KeyError, FileNotFoundError: an unknown model-zoo name or a missing file.
     """
@@ -260,6 +264,7 @@ def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> No
     if scope is not None and scope != R.SCOPE:
         raise ValueError(f"`default_scope` must be '{R.SCOPE}' for fcn_mm configs, "
                          f'got {scope!r}; set default_scope = {R.SCOPE!r}.')
+    check_top_level_keys(cfg)
     checkpoints: list = []
     if cfg.get('model') is not None:
         _walk_model(cfg['model'], 'model', checkpoints)

@@ -1,101 +1,80 @@
-"""Checkpoint loading with ``torch.load(weights_only=True)`` and one allow-list.
+"""Checkpoint loading with ``torch.load(weights_only=True)`` and fcn_mm's allow-list.
 
-:func:`register_safe_globals` (called by
-:func:`fcn_mm.utils.checkpoint_schemes.install_checkpoint_schemes`) registers the
-globals that fcn_mm's own checkpoints need beyond torch's defaults:
+:func:`load_checkpoint_file` is the only way fcn_mm reads a checkpoint; mmengine's local
+and model-zoo schemes (``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
+``load_checkpoint``) are routed to it. Beyond torch's own ``weights_only`` types (tensors,
+plain Python values, ``OrderedDict`` ...) it admits:
 
-* numpy arrays, dtypes and scalars, under numpy 2 names (``numpy._core.multiarray.
-  _reconstruct``, ``numpy._core.multiarray.scalar``) and numpy 1 names
-  (``numpy.core.multiarray._reconstruct``, ``numpy.core.multiarray.scalar``), plus
-  ``numpy.ndarray``, ``numpy.dtype`` and every dtype class (``numpy.dtypes.Float64DType``
-  ...). This covers ``dataset_meta`` palettes and ``np.random.get_state()`` tuples.
-* mmengine's ``HistoryBuffer`` (the message hub of resume checkpoints). A pickled
-  ``HistoryBuffer`` names its statistics methods through ``builtins.getattr``; that
-  name is bound to :func:`_history_buffer_getattr`, a stand-in that returns only
-  ``HistoryBuffer.min/max/current/mean`` and refuses everything else. The real
-  ``getattr`` is never allowed.
+* numpy arrays and scalars of plain numeric and bool dtypes, rebuilt by
+  :mod:`fcn_mm.utils.numpy_rebuild` (never by numpy's own ``__setstate__``): shapes and
+  byte lengths are checked before an array exists; object, void/structured, subarray,
+  string and datetime dtypes are refused;
+* mmengine ``HistoryBuffer`` objects (the message hub of resume checkpoints), rebuilt by
+  :mod:`fcn_mm.utils.history_buffer_rebuild` with the class's own statistics methods.
 
-Plain Python RNG state (``random.getstate()``: tuples of ints) and torch RNG state
-(uint8 tensors) need nothing extra. Not allowed: ``numpy.random.RandomState`` /
-``Generator`` objects (save ``get_state()`` / ``bit_generator.state`` instead), and
-any other class or function. fcn_mm never turns ``weights_only`` off.
+The allow-list (:data:`SAFE_GLOBALS`) is in force only inside :func:`load_checkpoint_file`:
+torch's process-wide list is swapped for it around the one ``torch.load`` (under a lock)
+and restored afterwards, so importing fcn_mm changes nothing for other ``torch.load``
+calls (another thread's ``torch.load`` during that window meets fcn_mm's list, whose
+rebuilders refuse to work outside fcn_mm's loader). Anything else is refused with the file and the reason named; so are files that
+are empty, truncated or not torch checkpoints. fcn_mm never turns ``weights_only`` off.
 
 :func:`load_from_local` is mmengine's local-file checkpoint scheme (used by ``load_from``,
 ``--resume``, ``init_cfg=dict(type='Pretrained')`` and ``load_checkpoint``) through
 :func:`load_checkpoint_file`; ``install_checkpoint_schemes`` registers it.
 """
+import contextlib
 import os
 import os.path as osp
 import pickle
 import re
-from typing import Any, Callable, Optional, Union
+import struct
+import threading
+from typing import Any, Callable, Iterator, Optional, Union
 
-import numpy as np
 import torch
-from mmengine.logging.history_buffer import HistoryBuffer
 
-__all__ = ['load_checkpoint_file', 'CheckpointLoadError', 'SAFE_GLOBALS',
-           'register_safe_globals']
+from . import history_buffer_rebuild, numpy_rebuild
+from .checkpoint_format import checkpoint_format_problem
+from .unpickle_guard import finish_placeholders, first_refusal, rebuilding
+
+__all__ = ['load_checkpoint_file', 'CheckpointLoadError', 'SAFE_GLOBALS']
 
 MapLocation = Union[str, torch.device, Callable, dict, None]
 
-# The statistics methods a HistoryBuffer pickles by name (mmengine's defaults).
-_HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
+SAFE_GLOBALS: list = numpy_rebuild.SAFE_GLOBALS + history_buffer_rebuild.SAFE_GLOBALS
+_ALLOW_LIST_LOCK = threading.RLock()  # re-entry reaches rebuilding()'s error, no deadlock
+_CONVERT_HINT = ("if you trust the file, convert it once outside fcn_mm (docs/train_test.md, "
+                 "'Loading checkpoints')")
+# What a crafted or damaged pickle makes torch's unpickler (or numpy) raise.
+_MALFORMED = (EOFError, IndexError, KeyError, TypeError, AttributeError, ValueError,
+              OverflowError, struct.error, UnicodeDecodeError, RecursionError, MemoryError)
+
+# RuntimeError texts of torch for a damaged archive or tensors that do not fit their data.
+_DAMAGED_SIGNS = ('zip archive', 'PytorchStreamReader', 'corrupted', 'resize storage',
+                  'out of bounds for storage')
 
 
 class CheckpointLoadError(pickle.UnpicklingError, ValueError):
-    """A checkpoint needs a global that the ``weights_only`` allow-list refuses."""
+    """A checkpoint file that fcn_mm refuses to load (the message says why)."""
 
 
-def _history_buffer_getattr(obj: Any, name: str) -> Any:
-    """Stand-in for ``builtins.getattr`` while unpickling: HistoryBuffer stats only.
-
-    Args:
-        obj (Any): must be the ``HistoryBuffer`` class itself.
-        name (str): one of ``min``, ``max``, ``current``, ``mean``.
-
-    Returns:
-        Callable: the unbound statistics method ``HistoryBuffer.<name>``.
-    """
-    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
-        return getattr(HistoryBuffer, name)
-    raise pickle.UnpicklingError(
-        f'Refused global: builtins.getattr({obj!r}, {name!r}); fcn_mm allows '
-        'getattr only for HistoryBuffer statistics methods '
-        f'{_HISTORY_BUFFER_METHODS}')
-
-
-def _numpy_globals() -> list:
-    """Numpy reconstructors, ``ndarray``, ``dtype`` and all dtype classes."""
-    reconstruct = np.ndarray.__reduce__(np.zeros(1))[0]
-    scalar = np.float64(0).__reduce__()[0]
-    found = [np.ndarray, np.dtype]
-    for name in ('numpy._core', 'numpy.core'):
-        found.append((reconstruct, f'{name}.multiarray._reconstruct'))
-        found.append((scalar, f'{name}.multiarray.scalar'))
-    dtype_classes = {type(np.dtype(code)) for code in np.typecodes['All']}
-    dtypes_module = getattr(np, 'dtypes', None)  # numpy >= 1.25
-    for name in dir(dtypes_module) if dtypes_module is not None else []:
-        obj = getattr(dtypes_module, name)
-        if isinstance(obj, type) and issubclass(obj, np.dtype):
-            dtype_classes.add(obj)
-    found.extend(cls for cls in sorted(dtype_classes, key=str) if cls is not np.dtype)
-    return found
-
-
-SAFE_GLOBALS: list = _numpy_globals() + [
-    HistoryBuffer,
-    (_history_buffer_getattr, 'builtins.getattr'),
-]
-
-
-def register_safe_globals() -> None:
-    """Add :data:`SAFE_GLOBALS` to torch's ``weights_only`` allow-list (idempotent)."""
-    torch.serialization.add_safe_globals(SAFE_GLOBALS)
+@contextlib.contextmanager
+def _allow_list_in_force() -> Iterator[None]:
+    """torch's weights_only allow-list is exactly :data:`SAFE_GLOBALS` inside, as before after."""
+    with _ALLOW_LIST_LOCK:
+        saved = torch.serialization.get_safe_globals()
+        torch.serialization.clear_safe_globals()
+        torch.serialization.add_safe_globals(SAFE_GLOBALS)
+        try:
+            with rebuilding():
+                yield
+        finally:
+            torch.serialization.clear_safe_globals()
+            torch.serialization.add_safe_globals(saved)
 
 
 _REFUSED_PATTERNS = (
-    r'Refused global: (builtins\.getattr\(.*?\))(?: fcn_mm|;|$)',
     r'GLOBAL (\S+) was not an allowed global',
     r'unsupported GLOBAL (\S+) whose module',
     r'reduce for unrecognized function (.+?)(?: which belongs|$)',
@@ -103,15 +82,22 @@ _REFUSED_PATTERNS = (
 )
 
 
-def _refused_global(message: str) -> str:
-    """Pull the refused global's name out of torch's weights_only error text."""
+def _refusal_reason(error: BaseException) -> str:
+    """What was refused: fcn_mm's own reason, else the global in torch's error text."""
+    ours = first_refusal()
+    if ours is not None:
+        return ours
+    message = str(error)
     for pattern in _REFUSED_PATTERNS:
         match = re.search(pattern, message, flags=re.MULTILINE)
         if match:
             name = match.group(1)
-            return name if '.' in name or '<' in name else f'builtins.{name}'
-    lines = [line for line in message.splitlines() if line.strip()]
-    return lines[-1].strip() if lines else message
+            name = name if '.' in name or '<' in name else f'builtins.{name}'
+            return (f"it needs {name!r}, which is not on fcn_mm's weights_only allow-list "
+                    '(fcn_mm.utils.safe_loading)')
+    match = re.search(r'WeightsUnpickler error:\s*(.+)', message, flags=re.DOTALL)
+    detail = (match.group(1) if match else message).split('Check the documentation')[0]
+    return f'its pickle is malformed ({" ".join(detail.split())})'
 
 
 def load_checkpoint_file(path: Union[str, os.PathLike],
@@ -127,8 +113,9 @@ def load_checkpoint_file(path: Union[str, os.PathLike],
 
     Raises:
         FileNotFoundError: ``path`` is not an existing file.
-        CheckpointLoadError: the file needs a global outside the allow-list (the
-            message names the file and the refused global); also a ValueError.
+        CheckpointLoadError: the file is empty, truncated or not a torch checkpoint, or
+            it holds something the allow-list refuses (the message names the file and
+            the reason); also a ValueError.
     """
     filename = osp.expanduser(os.fspath(path))
     if not osp.isfile(filename):
@@ -137,20 +124,37 @@ def load_checkpoint_file(path: Union[str, os.PathLike],
             f'Checkpoint file {filename!r} {kind} (absolute path '
             f'{osp.abspath(filename)!r}). Check `load_from`, `--resume` or the '
             'checkpoint argument.')
+    problem = checkpoint_format_problem(filename)
+    if problem is not None:
+        raise CheckpointLoadError(f'Checkpoint file {filename!r} {problem}.')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as e:
-        refused = _refused_global(str(e))
-        raise CheckpointLoadError(
-            f'Refused to load checkpoint {filename!r}: it needs {refused!r}, which is '
-            "not on fcn_mm's weights_only allow-list (fcn_mm.utils.safe_loading). "
-            'fcn_mm never unpickles arbitrary objects; if you trust the file, re-save '
-            'only its tensors (e.g. {"state_dict": ...}).') from e
+        with _allow_list_in_force():
+            try:
+                return finish_placeholders(
+                    torch.load(filename, map_location=map_location, weights_only=True))
+            except pickle.UnpicklingError as e:
+                reason = _refusal_reason(e)
+                raise CheckpointLoadError(
+                    f'Refused to load checkpoint {filename!r}: {reason}. fcn_mm never '
+                    f'unpickles arbitrary objects; {_CONVERT_HINT}.') from e
+            except _MALFORMED as e:
+                refused = first_refusal()
+                if refused is not None:
+                    raise CheckpointLoadError(
+                        f'Refused to load checkpoint {filename!r}: {refused}.') from e
+                if isinstance(e, EOFError):
+                    raise CheckpointLoadError(
+                        f'Checkpoint file {filename!r} is truncated: its pickle ends too '
+                        'early.') from e
+                raise CheckpointLoadError(
+                    f'Refused to load checkpoint {filename!r}: it cannot be unpickled '
+                    f'({type(e).__name__}: {" ".join(str(e).split())[:300]}).') from e
     except RuntimeError as e:
-        if 'zip archive' in str(e) or 'PytorchStreamReader' in str(e):
-            raise ValueError(f'Checkpoint file {filename!r} is not a readable torch '
-                             f'checkpoint (truncated or not made by torch.save): {e}'
-                             ) from e
+        text = str(e)
+        if any(sign in text for sign in _DAMAGED_SIGNS):
+            raise CheckpointLoadError(
+                f'Checkpoint file {filename!r} is truncated or corrupted: torch cannot '
+                f'read it ({" ".join(text.split())[:300]}).') from e
         raise
 
 

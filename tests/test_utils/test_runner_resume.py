@@ -1,4 +1,8 @@
-"""A real mmengine Runner checkpoint saves and resumes under weights_only=True."""
+"""Real mmengine Runner checkpoints (fcn_mm's and MMSegmentation's) resume under
+weights_only=True."""
+import os
+import os.path as osp
+
 import numpy as np
 import torch
 import torch.nn as nn
@@ -7,7 +11,11 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch.utils.data import Dataset
 
+from fcn_mm.datasets.demo_data import prepare_demo_data
+from fcn_mm.apis.training import build_runner, setup_train_config
 from fcn_mm.utils.safe_loading import load_checkpoint_file
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 class _TinyRegressor(BaseModel):
@@ -77,4 +85,48 @@ def test_runner_checkpoint_resumes_with_weights_only(tmp_path, registry_fallback
     assert len(hub_loss.data[0]) == 4  # the 4 logged losses came back
     second.train()
     assert second.iter == 6 and (tmp_path / 'iter_6.pth').is_file()
+    assert registry_fallback_log == []
+
+
+MMSEG_RUN = osp.join(osp.dirname(__file__), '..', 'data', 'mmseg_reference', 'runner_checkpoint')
+
+
+def test_mmseg_runner_checkpoint_resumes_in_fcn_mm(tmp_path, registry_fallback_log):
+    """``iter_2.pth`` of MMSegmentation 1.2.2's own tools/train.py (its config, with
+    ``default_scope='fcn_mm'``) resumes: weights, SGD momentum, PolyLR step and message
+    hub come back, and training continues to iteration 4."""
+    ckpt_path = osp.join(MMSEG_RUN, 'iter_2.pth')
+    ckpt = load_checkpoint_file(ckpt_path)
+    assert ckpt['meta']['iter'] == 2 and "default_scope = 'mmseg'" in ckpt['meta']['cfg']
+    os.symlink(osp.join(REPO, 'configs', '_base_'), tmp_path / '_base_')
+    config = tmp_path / 'narrow_voc.py'
+    with open(osp.join(MMSEG_RUN, 'narrow_voc_mmseg.py')) as f:
+        config.write_text(f.read() + "\ndefault_scope = 'fcn_mm'\n")
+    data_root = prepare_demo_data(str(tmp_path / 'voc'), num_train=4, num_val=2,
+                                  image_size=64)
+    options = {f'{split}_dataloader.dataset.data_root': data_root
+               for split in ('train', 'val', 'test')}
+    cfg = setup_train_config(str(config), cfg_options=options,
+                             work_dir=str(tmp_path / 'work'), resume=ckpt_path)
+    runner = build_runner(cfg)
+    runner.load_or_resume()
+    assert runner.iter == 2
+    model_state = runner.model.state_dict()
+    assert set(model_state) == set(ckpt['state_dict'])
+    for name, value in ckpt['state_dict'].items():
+        assert torch.equal(model_state[name], value), name
+    resumed = runner.optim_wrapper.optimizer.state_dict()['state']
+    saved = ckpt['optimizer']['state']
+    assert resumed and set(resumed) == set(saved)
+    for index, value in saved.items():
+        assert torch.equal(resumed[index]['momentum_buffer'], value['momentum_buffer'])
+    assert runner.param_schedulers[0].last_step == ckpt['param_schedulers'][0]['last_step']
+    loss = runner.message_hub.get_scalar('train/loss')
+    assert type(loss) is HistoryBuffer
+    np.testing.assert_array_equal(
+        loss.data[0], ckpt['message_hub']['log_scalars']['train/loss'].data[0])
+    runner.train()
+    assert runner.iter == 4
+    assert load_checkpoint_file(tmp_path / 'work' / 'iter_4.pth')['meta']['iter'] == 4
+    assert len(runner.message_hub.get_scalar('train/loss').data[0]) == 4
     assert registry_fallback_log == []

@@ -11,7 +11,7 @@ from fcn_mm.utils.misc import add_prefix
 from fcn_mm.utils.typing_utils import (ConfigType, OptConfigType, OptMultiConfig,
                                        OptSampleList, SampleList)
 
-from ..utils import check_head_in_channels
+from ..utils import build_head, check_head_in_channels
 from .base import BaseSegmentor
 
 __all__ = ['EncoderDecoder', 'slide_windows']
@@ -122,7 +122,7 @@ class EncoderDecoder(BaseSegmentor):
         self._check_in_channels()
 
     def _init_decode_head(self, decode_head: ConfigType) -> None:
-        self.decode_head = MODELS.build(decode_head)
+        self.decode_head = build_head(decode_head, 'model.decode_head')
         self.align_corners = self.decode_head.align_corners
         self.num_classes = self.decode_head.num_classes
         self.out_channels = self.decode_head.out_channels
@@ -131,9 +131,11 @@ class EncoderDecoder(BaseSegmentor):
         if auxiliary_head is None:
             return
         if isinstance(auxiliary_head, (list, tuple)):
-            self.auxiliary_head = nn.ModuleList(MODELS.build(cfg) for cfg in auxiliary_head)
+            self.auxiliary_head = nn.ModuleList(
+                build_head(cfg, f'model.auxiliary_head[{i}]')
+                for i, cfg in enumerate(auxiliary_head))
         else:
-            self.auxiliary_head = MODELS.build(auxiliary_head)
+            self.auxiliary_head = build_head(auxiliary_head, 'model.auxiliary_head')
 
     def _check_in_channels(self) -> None:
         """Compare each head's ``in_channels`` with what the backbone (or neck) returns."""

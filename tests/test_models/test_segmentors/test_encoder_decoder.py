@@ -110,3 +110,37 @@ def test_binary_sigmoid_head_trains_and_thresholds(tiny_fcn_cfg, make_sample):
     probs = out.seg_logits.data
     assert probs.shape == (1, 16, 16) and 0 <= probs.min() and probs.max() <= 1
     torch.testing.assert_close(out.pred_sem_seg.data, (probs > 0.5).float())
+
+
+def test_head_errors_name_the_head_config_path(tiny_fcn_cfg):
+    cfg = tiny_fcn_cfg()
+    cfg['auxiliary_head']['num_convs'] = -1
+    with pytest.raises(ValueError, match=r'^model\.auxiliary_head\.num_convs must be an int '
+                                         r'>= 0, got -1$'):
+        MODELS.build(cfg)
+    cfg = tiny_fcn_cfg()
+    aux = cfg['auxiliary_head']
+    cfg['auxiliary_head'] = [aux, dict(aux, input_transform='resize_concat')]
+    with pytest.raises(TypeError, match=r"^with input_transform='resize_concat', "
+                                        r'model\.auxiliary_head\[1\]\.in_channels and '
+                                        r'in_index must be lists') as info:
+        MODELS.build(cfg)
+    assert 'decode_head' not in str(info.value)
+    assert 'decode_head.in_channels' in str(info.value.__cause__)  # the head's own text
+    cfg = tiny_fcn_cfg()
+    cfg['decode_head']['kernel_size'] = 2
+    with pytest.raises(ValueError, match=r'^model\.decode_head\.kernel_size must be a '
+                                         r'positive odd int, got 2$'):
+        MODELS.build(cfg)
+
+
+def test_head_warnings_name_the_head_config_path(tiny_fcn_cfg):
+    cfg = tiny_fcn_cfg(num_classes=2)
+    cfg['auxiliary_head'] = [cfg['auxiliary_head'],
+                             dict(cfg['auxiliary_head'], out_channels=1)]
+    with pytest.warns(UserWarning) as record:
+        MODELS.build(cfg)
+    messages = [str(w.message) for w in record]
+    assert 'model.auxiliary_head[1].threshold is not set for a binary head; using 0.3' \
+        in messages, messages
+    assert not any('decode_head.threshold' in m and 'model.' not in m for m in messages)

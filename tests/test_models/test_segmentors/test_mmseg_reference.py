@@ -1,4 +1,7 @@
-"""Equivalence with MMSegmentation 1.2.2 (reference data in /work/shared/mmseg_reference)."""
+"""Equivalence with MMSegmentation 1.2.2 (reference data in tests/data/mmseg_reference).
+
+The data is part of the repository: a missing file fails these tests, it never skips them.
+"""
 import json
 import os.path as osp
 
@@ -11,9 +14,17 @@ from fcn_mm.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 BASE_CFG = osp.join(REPO, 'configs', '_base_', 'models', 'fcn_r50-d8.py')
-REF = '/work/shared/mmseg_reference'
+REF = osp.join(REPO, 'tests', 'data', 'mmseg_reference')
 NARROW = osp.join(REF, 'fcn_r50-d8_narrow')
-needs_ref = pytest.mark.skipif(not osp.isdir(REF), reason='MMSeg reference data not present')
+NEEDED = ['fcn_r50-d8_voc21_keys.json'] + [
+    osp.join('fcn_r50-d8_narrow', name) for name in (
+        'checkpoint.pth', 'input.npy', 'input_raw_bgr.npy', 'logits.npy', 'aux_logits.npy',
+        'seg_logits_full.npy', 'pred.npy', 'gt_label.npy', 'losses.json')]
+
+
+def test_reference_data_is_in_the_repository():
+    missing = [name for name in NEEDED if not osp.isfile(osp.join(REF, name))]
+    assert not missing, f'MMSegmentation reference files missing from {REF}: {missing}'
 
 
 def _voc_model_cfg(narrow: bool = False) -> dict:
@@ -29,7 +40,6 @@ def _voc_model_cfg(narrow: bool = False) -> dict:
     return model
 
 
-@needs_ref
 def test_state_dict_keys_shapes_and_parameter_count_equal_mmseg():
     ref = json.load(open(osp.join(REF, 'fcn_r50-d8_voc21_keys.json')))
     with torch.device('meta'):
@@ -51,7 +61,6 @@ def _ref(name):
     return torch.from_numpy(np.load(osp.join(NARROW, name)))
 
 
-@needs_ref
 def test_narrow_checkpoint_reproduces_logits(narrow_model):
     x = _ref('input.npy')
     with torch.no_grad():
@@ -61,7 +70,6 @@ def test_narrow_checkpoint_reproduces_logits(narrow_model):
     assert (aux - _ref('aux_logits.npy')).abs().max() <= 1e-4
 
 
-@needs_ref
 def test_preprocess_and_predict_reproduce_full_logits_and_pred(narrow_model, make_sample):
     raw = _ref('input_raw_bgr.npy').permute(2, 0, 1).contiguous()
     sample = make_sample(ori_shape=(97, 131), img_shape=(97, 131))
@@ -73,7 +81,6 @@ def test_preprocess_and_predict_reproduce_full_logits_and_pred(narrow_model, mak
     assert torch.equal(out.pred_sem_seg.data[0], _ref('pred.npy'))
 
 
-@needs_ref
 def test_losses_equal_mmseg_in_eval_mode(narrow_model, make_sample):
     ref = json.load(open(osp.join(NARROW, 'losses.json')))
     sample = make_sample(_ref('gt_label.npy').long(), ori_shape=(97, 131), img_shape=(97, 131))
