@@ -20,11 +20,10 @@ machine without CUDA, distributed training uses gloo (see
 import argparse
 import os
 
-from mmengine.config import DictAction
-
 from fcn_mm.apis.distributed import LAUNCHERS, teardown_distributed
 from fcn_mm.apis.speed import apply_speed_to_runner
 from fcn_mm.apis.training import AUTO_RESUME, build_runner, log_run_info, setup_train_config
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='enable automatic mixed precision training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override settings in the config, key=value pairs, e.g. '
         'model.decode_head.num_classes=21 or a.b.0.c=1 for list entries')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',

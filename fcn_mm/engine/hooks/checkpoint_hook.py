@@ -13,17 +13,20 @@ Differences from mmengine's hook, all without config changes:
   (``checkpoint['rng_state']``, plain values loadable with ``weights_only=True``);
   a resumed run restores them just before training continues.
 """
+import contextlib
 import os
 import os.path as osp
 from typing import Any, Dict, List, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
+from mmengine.logging import MMLogger
 
 from fcn_mm.registry import HOOKS
 from fcn_mm.utils.checkpoint_files import (atomic_write, fault_point,
                                            find_latest_complete_checkpoint,
                                            remove_stale_temp_files, step_pattern)
+from fcn_mm.utils.log_filters import dropped_log_messages
 from fcn_mm.utils.rng import capture_rng_state, restore_rng_state
 from fcn_mm.utils.work_dir import check_work_dir
 from ..samplers import offset_sampler
@@ -118,7 +121,15 @@ class CheckpointHook(MMEngineCheckpointHook):
 
     def before_train(self, runner) -> None:
         """Set up saving; after a resume, restore the saved random states last."""
-        super().before_train(runner)
+        # mmengine's before_train always builds a FileClient, unused when
+        # file_client_args is None (kept there for backward compatibility), which logs
+        # two deprecation warnings no config can avoid; only then are those two dropped
+        # (with file_client_args set, the FileClient is used and the warning is real).
+        quiet = ('"FileClient" will be deprecated', '"HardDiskBackend" is the alias')
+        loggers = [runner.logger, MMLogger.get_current_instance()]
+        with (dropped_log_messages(loggers, *quiet) if self.file_client_args is None
+              else contextlib.nullcontext()):
+            super().before_train(runner)
         self._remove_orphans(runner)
         if self._pending_rng is not None:
             restore_rng_state(self._pending_rng)
