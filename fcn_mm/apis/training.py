@@ -10,7 +10,9 @@ Each step is a function so that tests (and other tools) can call it:
 - :func:`~fcn_mm.engine.optim_wrappers.enable_amp`: ``--amp`` switches to fcn_mm's
   ``AmpOptimWrapper``;
 - :func:`finish_setup` (train and test): the speed options, the pre-flight check
-  (:func:`~fcn_mm.utils.config_check.check_config`), the work-dir check and
+  (:func:`~fcn_mm.utils.config_check.check_config`; for training also scheduler
+  ``end=None`` -> ``train_cfg.max_iters`` and the schedule-length check of
+  :mod:`fcn_mm.utils.schedule_length`), the work-dir check and
   :func:`prepare_data` (the demo data when the config has ``demo_data``);
 - :func:`build_runner`: ``cfg.runner_type`` through ``RUNNERS``, else ``Runner.from_cfg``.
 """
@@ -29,6 +31,7 @@ from fcn_mm.engine.optim_wrappers import enable_amp
 from fcn_mm.registry import RUNNERS
 from fcn_mm.utils.checkpoint_files import find_latest_complete_checkpoint
 from fcn_mm.utils.config_check import check_config, load_config
+from fcn_mm.utils.schedule_length import bind_schedule_to_train_length, check_schedule_length
 from fcn_mm.utils.setup_env import register_all_modules
 from fcn_mm.utils.syncbn import maybe_convert_syncbn
 from fcn_mm.utils.work_dir import check_work_dir
@@ -76,7 +79,11 @@ def finish_setup(cfg: Config, training: bool) -> Config:
         Config: ``cfg``, to build the Runner from.
     """
     apply_speed_config(cfg, training=training)
+    if training:
+        bind_schedule_to_train_length(cfg)
     check_config(cfg)
+    if training:
+        check_schedule_length(cfg)
     check_work_dir(cfg.work_dir)
     prepare_data(cfg)
     return cfg
