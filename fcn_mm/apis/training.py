@@ -27,6 +27,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from fcn_mm.datasets.demo_data import prepare_demo_data
+from fcn_mm.engine.hooks import TrainProgressHook
 from fcn_mm.engine.optim_wrappers import enable_amp
 from fcn_mm.registry import RUNNERS
 from fcn_mm.utils.checkpoint_files import find_latest_complete_checkpoint
@@ -41,7 +42,7 @@ from .speed import apply_speed_config
 
 __all__ = ['AUTO_RESUME', 'resolve_work_dir', 'apply_resume', 'prepare_data',
            'build_runner', 'git_hash', 'log_run_info', 'common_setup', 'finish_setup',
-           'setup_train_config']
+           'setup_train_config', 'add_progress_hook']
 
 AUTO_RESUME = 'auto'
 
@@ -200,4 +201,23 @@ def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
     apply_resume(cfg, resume)
     if amp:
         enable_amp(cfg)
+    add_progress_hook(cfg)
     return finish_setup(cfg, training=True)
+
+
+def add_progress_hook(cfg: Config) -> None:
+    """Append ``TrainProgressHook`` to ``cfg.custom_hooks`` unless it is there already.
+
+    The hook draws a live progress line only on a terminal (see
+    :class:`~fcn_mm.engine.hooks.TrainProgressHook`); list it in the config with
+    ``enabled=False`` to turn it off, or with other ``refresh_s`` / ``window``.
+
+    Args:
+        cfg (Config): changed in place.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') in ('TrainProgressHook',
+                                                          TrainProgressHook)
+               for h in hooks):
+        hooks.append(dict(type='TrainProgressHook'))
+    cfg.custom_hooks = hooks
