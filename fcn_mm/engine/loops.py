@@ -26,7 +26,8 @@ import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import print_log
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.runner import autocast
 from mmengine.runner import BaseLoop
 from mmengine.runner import IterBasedTrainLoop as MMEngineIterBasedTrainLoop
 from mmengine.runner import TestLoop as MMEngineTestLoop
@@ -39,6 +40,7 @@ from fcn_mm.registry import LOOPS
 from fcn_mm.utils.rng import preserved_rng
 from .optim_wrappers.optim_wrapper import NonFiniteLossError
 from .samplers import InfiniteSampler, SampleSeededDataset, offset_sampler
+from .val_outputs import PredictionLoss, per_class_scalars
 
 __all__ = ['IterBasedTrainLoop', 'ValLoop', 'SegTestLoop', 'clean_worker_errors',
            'NonFiniteLossError']
@@ -300,7 +302,64 @@ class _CleanWorkerErrors:
 
 @LOOPS.register_module()
 class ValLoop(_CleanWorkerErrors, MMEngineValLoop):
-    """mmengine's ValLoop; DataLoader worker errors keep the dataset's message."""
+    """mmengine's ValLoop with a validation loss on request and per-class scalars.
+
+    - DataLoader worker errors keep the dataset's message.
+    - ``compute_loss=True``: the decode head's losses on the predictions
+      (:class:`~fcn_mm.engine.val_outputs.PredictionLoss`) are averaged over the
+      images of all processes and returned with the metrics as ``decode.<loss_name>``
+      and ``val_loss`` (their sum), so they are logged and ``EarlyStoppingHook`` or
+      ``CheckpointHook(save_best='val_loss')`` can use them.
+    - After each validation the per-class values of metrics that keep them
+      (``IoUMetric``: ``IoU.<class>``, ``Acc.<class>``) go to the visualizer backends
+      (TensorBoard, MLflow, ``vis_data/scalars.json``) at the current iteration.
+
+    Args:
+        runner (Runner): the runner.
+        dataloader (DataLoader | dict): the validation DataLoader or its config.
+        evaluator (Evaluator | dict | list): the metrics.
+        fp16 (bool): validate under fp16 autocast. Defaults to False.
+        compute_loss (bool): also compute the validation loss. Defaults to False.
+    """
+
+    def __init__(self, runner, dataloader: Union[DataLoader, Dict], evaluator,
+                 fp16: bool = False, compute_loss: bool = False) -> None:
+        if not isinstance(compute_loss, bool):
+            raise TypeError(f'val_cfg.compute_loss must be True or False, got '
+                            f'{compute_loss!r}')
+        super().__init__(runner, dataloader, evaluator, fp16=fp16)
+        self.prediction_loss = PredictionLoss(runner.model) if compute_loss else None
+
+    def run(self) -> dict:
+        """Validate once; send the per-class scalars; return the metrics."""
+        metrics = super().run()
+        scalars = per_class_scalars(self.evaluator.metrics)
+        if scalars:
+            loop = self.runner._train_loop
+            step = 0 if loop is None or isinstance(loop, dict) else self.runner.iter
+            self.runner.visualizer.add_scalars(scalars, step=step)
+        return metrics
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
+        """One validation batch; with ``compute_loss``, record its loss too.
+
+        Args:
+            idx (int): the batch index.
+            data_batch (Sequence[dict]): a batch from the DataLoader.
+        """
+        if self.prediction_loss is None:
+            super().run_iter(idx, data_batch)
+            return
+        self.runner.call_hook('before_val_iter', batch_idx=idx, data_batch=data_batch)
+        with autocast(enabled=self.fp16):
+            outputs = self.runner.model.val_step(data_batch)
+        for name, (total, count) in self.prediction_loss.batch_sums(outputs).items():
+            self.val_loss.setdefault(name, HistoryBuffer()).update(float(total),
+                                                                   int(count))
+        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        self.runner.call_hook('after_val_iter', batch_idx=idx, data_batch=data_batch,
+                              outputs=outputs)
 
 
 @LOOPS.register_module(name='TestLoop')
