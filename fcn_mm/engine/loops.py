@@ -18,6 +18,10 @@
   label) is re-raised with the dataset's own message, without torch's
   "Caught ... in DataLoader worker process" wrapping. ``ValLoop``/``TestLoop`` do the
   same.
+
+A hook may end training early with ``runner.train_loop.stop_training = True``
+(mmengine's ``EarlyStoppingHook`` does); the loop then stops after the current
+iteration and logs where it stopped and the best checkpoint, if one is kept.
 """
 import contextlib
 import logging
@@ -243,11 +247,22 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
                              or self._iter == self._max_iters)):
                     with preserved_rng():
                         self.runner.val_loop.run()
+            self._log_early_stop()
             self.runner.call_hook('after_train_epoch')
             self.runner.call_hook('after_train')
         _shutdown_workers([self, self.dataloader])
         self.dataloader_iterator = None
         return self.runner.model
+
+    def _log_early_stop(self) -> None:
+        """Say that a hook ended training early (the hook logs its own reason)."""
+        if not self.stop_training or self._iter >= self._max_iters:
+            return
+        best = self.runner.message_hub.get_info('best_ckpt')
+        print_log(f'Training stopped early at iteration {self._iter}/{self._max_iters}: '
+                  'a hook set train_loop.stop_training (EarlyStoppingHook logs its reason '
+                  'above)' + (f'; best checkpoint: {best}' if best else ''),
+                  logger='current')
 
     def run_iter(self, data_batch: Sequence[dict]) -> None:
         """One training step; stops (or skips) on a non-finite loss.
