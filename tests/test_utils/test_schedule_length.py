@@ -55,6 +55,8 @@ def test_mismatch_message_names_both_values_and_the_key(caplog):
                               'train_cfg.max_iters=300: the schedule is cut off')
     assert 'Set param_scheduler[0].end=300, or end=None to follow train_cfg.max_iters' \
         in message
+    with open(osp.join(REPO, 'docs', 'config.md'), encoding='utf-8') as f:
+        assert message in f.read(), 'docs/config.md shows another message'
     longer = load_config(VOC, cfg_options={'train_cfg.max_iters': 30000})
     (message,) = schedule_length_mismatches(longer)
     assert 'ends at iteration 20000' in message and 'max_iters=30000' in message
