@@ -1,4 +1,5 @@
-"""Install fcn_mm: ``pip install -e .`` (add ``[tests]`` for the test suite).
+"""Install fcn_mm: ``pip install -e .`` (add ``[tests]`` for the test suite, ``[tensorboard]``
+for ``TensorboardVisBackend``).
 
 Every dependency is a pure-Python or prebuilt wheel: nothing is compiled. ``mmcv-lite``
 provides ``import mmcv`` without compiled ops (FCN needs none).
@@ -29,8 +30,11 @@ INSTALL_REQUIRES = [
     'scipy',
     'matplotlib',
 ]
-# import-linter checks the import rules of .importlinter (tests/test_import_contracts.py)
-TESTS_REQUIRE = ['pytest', 'pytest-timeout', 'import-linter']
+# TensorboardVisBackend (visualizer.vis_backends) writes event files with it
+TENSORBOARD_REQUIRE = ['tensorboard']
+# import-linter checks the import rules of .importlinter (tests/test_import_contracts.py);
+# the tests read TensorBoard event files back
+TESTS_REQUIRE = ['pytest', 'pytest-timeout', 'import-linter'] + TENSORBOARD_REQUIRE
 
 setup(
     name='fcn_mm',
@@ -41,7 +45,7 @@ setup(
     packages=find_packages(include=['fcn_mm', 'fcn_mm.*']),
     python_requires='>=3.9',
     install_requires=INSTALL_REQUIRES,
-    extras_require={'tests': TESTS_REQUIRE},
+    extras_require={'tests': TESTS_REQUIRE, 'tensorboard': TENSORBOARD_REQUIRE},
     license='Apache-2.0',
     zip_safe=False,
 )

@@ -20,13 +20,13 @@ import argparse
 import os
 import os.path as osp
 
-from mmengine.config import DictAction
 from mmengine.dist import get_dist_info
 
 from fcn_mm.apis.distributed import LAUNCHERS, teardown_distributed
 from fcn_mm.apis.speed import apply_speed_to_runner
 from fcn_mm.apis.testing import setup_test_config, write_metrics_json
 from fcn_mm.apis.training import build_runner, log_run_info
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,7 +40,7 @@ def parse_args() -> argparse.Namespace:
                         help='save image | ground truth | prediction drawings in DIR')
     parser.add_argument('--tta', action='store_true', help='test-time augmentation')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override settings in the config, key=value pairs, e.g. '
         'test_dataloader.dataset.data_root=data/VOCdevkit/VOC2012')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',

@@ -10,6 +10,7 @@ Options:
     --work-dir DIR        where logs and checkpoints go (CLI > config > ./work_dirs/<stem>)
     --resume [CKPT]       resume from CKPT, or from the newest checkpoint in the work dir
     --amp                 mixed precision (bf16 on CPU, fp16 + loss scaling on CUDA)
+    --auto-scale-lr       scale the LR to the total batch (auto_scale_lr.base_batch_size)
     --cfg-options k=v     override config entries, e.g. train_cfg.max_iters=100
     --launcher L          none | pytorch (torchrun) | slurm | mpi
 
@@ -20,11 +21,10 @@ machine without CUDA, distributed training uses gloo (see
 import argparse
 import os
 
-from mmengine.config import DictAction
-
 from fcn_mm.apis.distributed import LAUNCHERS, teardown_distributed
 from fcn_mm.apis.speed import apply_speed_to_runner
 from fcn_mm.apis.training import AUTO_RESUME, build_runner, log_run_info, setup_train_config
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,7 +38,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--amp', action='store_true',
                         help='enable automatic mixed precision training')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--auto-scale-lr', action='store_true',
+        help='scale the LR by the total batch (processes x batch_size x '
+        'accumulative_counts) over the config\'s auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override settings in the config, key=value pairs, e.g. '
         'model.decode_head.num_classes=21 or a.b.0.c=1 for list entries')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
@@ -56,7 +60,7 @@ def main() -> None:
     cfg = setup_train_config(
         args.config, cfg_options=args.cfg_options, work_dir=args.work_dir,
         resume=args.resume, amp=args.amp, launcher=args.launcher,
-        local_rank=args.local_rank)
+        local_rank=args.local_rank, auto_scale_lr=args.auto_scale_lr)
     runner = build_runner(cfg)
     log_run_info(runner)
     apply_speed_to_runner(runner, cfg, training=True)

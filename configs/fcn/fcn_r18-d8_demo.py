@@ -33,13 +33,15 @@ optim_wrapper = dict(
     optimizer=dict(
         _delete_=True, type='AdamW', lr=0.005, betas=(0.9, 0.999),
         weight_decay=0.01))
+# end=None: the poly decay ends with training (tools/train.py sets it to
+# train_cfg.max_iters), so `--cfg-options train_cfg.max_iters=300` shortens both.
 param_scheduler = [
     dict(
         type='PolyLR',
         eta_min=1e-5,
         power=0.9,
         begin=0,
-        end=max_iters,
+        end=None,
         by_epoch=False)
 ]
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)

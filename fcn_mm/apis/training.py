@@ -9,8 +9,12 @@ Each step is a function so that tests (and other tools) can call it:
   work dir, ``--resume CKPT`` from that file;
 - :func:`~fcn_mm.engine.optim_wrappers.enable_amp`: ``--amp`` switches to fcn_mm's
   ``AmpOptimWrapper``;
+- :func:`~fcn_mm.utils.batch_scaling.apply_auto_scale_lr`: ``--auto-scale-lr`` (or
+  ``auto_scale_lr.enable``) scales the LR to the total batch, accumulation included;
 - :func:`finish_setup` (train and test): the speed options, the pre-flight check
-  (:func:`~fcn_mm.utils.config_check.check_config`), the work-dir check and
+  (:func:`~fcn_mm.utils.config_check.check_config`; for training also scheduler
+  ``end=None`` -> ``train_cfg.max_iters`` and the schedule-length check of
+  :mod:`fcn_mm.utils.schedule_length`), the work-dir check and
   :func:`prepare_data` (the demo data when the config has ``demo_data``);
 - :func:`build_runner`: ``cfg.runner_type`` through ``RUNNERS``, else ``Runner.from_cfg``.
 """
@@ -20,15 +24,18 @@ from typing import Optional
 
 import torch.distributed as dist
 from mmengine.config import Config
-from mmengine.dist import get_dist_info
+from mmengine.dist import get_dist_info, get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 from fcn_mm.datasets.demo_data import prepare_demo_data
+from fcn_mm.engine.hooks import TrainProgressHook
 from fcn_mm.engine.optim_wrappers import enable_amp
 from fcn_mm.registry import RUNNERS
+from fcn_mm.utils.batch_scaling import apply_auto_scale_lr, check_accumulation
 from fcn_mm.utils.checkpoint_files import find_latest_complete_checkpoint
 from fcn_mm.utils.config_check import check_config, load_config
+from fcn_mm.utils.schedule_length import bind_schedule_to_train_length, check_schedule_length
 from fcn_mm.utils.setup_env import register_all_modules
 from fcn_mm.utils.syncbn import maybe_convert_syncbn
 from fcn_mm.utils.work_dir import check_work_dir
@@ -38,7 +45,7 @@ from .speed import apply_speed_config
 
 __all__ = ['AUTO_RESUME', 'resolve_work_dir', 'apply_resume', 'prepare_data',
            'build_runner', 'git_hash', 'log_run_info', 'common_setup', 'finish_setup',
-           'setup_train_config']
+           'setup_train_config', 'add_progress_hook']
 
 AUTO_RESUME = 'auto'
 
@@ -76,7 +83,12 @@ def finish_setup(cfg: Config, training: bool) -> Config:
         Config: ``cfg``, to build the Runner from.
     """
     apply_speed_config(cfg, training=training)
+    if training:
+        bind_schedule_to_train_length(cfg)
     check_config(cfg)
+    if training:
+        check_schedule_length(cfg)
+        check_accumulation(cfg)
     check_work_dir(cfg.work_dir)
     prepare_data(cfg)
     return cfg
@@ -174,7 +186,8 @@ def log_run_info(runner: Runner) -> None:
 def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
                        work_dir: Optional[str] = None, resume: Optional[str] = None,
                        amp: bool = False, launcher: str = 'none',
-                       local_rank: Optional[int] = None) -> Config:
+                       local_rank: Optional[int] = None,
+                       auto_scale_lr: bool = False) -> Config:
     """Everything ``tools/train.py`` does before building the Runner.
 
     Args:
@@ -185,12 +198,36 @@ def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
         amp (bool): ``--amp``.
         launcher (str): ``--launcher``.
         local_rank (int, optional): ``--local-rank`` of the legacy launcher.
+        auto_scale_lr (bool): ``--auto-scale-lr``: scale the LR by the total batch
+            (processes x batch size x accumulative_counts) over
+            ``auto_scale_lr.base_batch_size`` (see
+            :func:`~fcn_mm.utils.batch_scaling.apply_auto_scale_lr`).
 
     Returns:
         Config: the config to build the Runner from.
     """
     cfg = common_setup(config, cfg_options, work_dir, launcher, local_rank)
+    apply_auto_scale_lr(cfg, get_world_size(), enable=auto_scale_lr)
     apply_resume(cfg, resume)
     if amp:
         enable_amp(cfg)
+    add_progress_hook(cfg)
     return finish_setup(cfg, training=True)
+
+
+def add_progress_hook(cfg: Config) -> None:
+    """Append ``TrainProgressHook`` to ``cfg.custom_hooks`` unless it is there already.
+
+    The hook draws a live progress line only on a terminal (see
+    :class:`~fcn_mm.engine.hooks.TrainProgressHook`); list it in the config with
+    ``enabled=False`` to turn it off, or with other ``refresh_s`` / ``window``.
+
+    Args:
+        cfg (Config): changed in place.
+    """
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(isinstance(h, dict) and h.get('type') in ('TrainProgressHook',
+                                                          TrainProgressHook)
+               for h in hooks):
+        hooks.append(dict(type='TrainProgressHook'))
+    cfg.custom_hooks = hooks

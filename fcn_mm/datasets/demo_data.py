@@ -13,17 +13,20 @@ has to look at shape. The result is written as::
       demo_data.json                              the generation parameters (stamp)
 
 Generation is deterministic (each image has its own seeded generator) and takes a few
-seconds. It is skipped when ``demo_data.json`` records the same parameters.
+seconds; it logs what it writes and how far it is (about four lines per split). It is
+skipped when ``demo_data.json`` records the same parameters.
 """
 import json
 import os
 import os.path as osp
 import shutil
+import time
 import uuid
 from typing import Dict, List, Tuple
 
 import cv2
 import numpy as np
+from mmengine.logging import print_log
 
 from fcn_mm.utils.label_png import save_label_png
 from fcn_mm.utils.palette import voc_colormap
@@ -179,10 +182,17 @@ def draw_demo_sample(rng: np.random.Generator, size: int,
     return np.ascontiguousarray(image[..., ::-1]), label
 
 
+def _log_progress(split: str, done: int, total: int, report_every: int) -> None:
+    """Log ``split done/total`` at every ``report_every``-th image and at the end."""
+    if done == total or done % report_every == 0:
+        print_log(f'demo data: {split} {done}/{total} images', logger='current')
+
+
 def _write_split(root: str, split: str, num: int, size: int, seed: int,
                  max_shapes: int) -> None:
     names = [f'{split}_{i:04d}' for i in range(num)]
     split_id = {'train': 0, 'val': 1}[split]
+    report_every = max(1, -(-num // 4))  # about four lines per split
     for i, name in enumerate(names):
         rng = np.random.default_rng([seed, split_id, i])
         image, label = draw_demo_sample(rng, size, max_shapes)
@@ -191,6 +201,7 @@ def _write_split(root: str, split: str, num: int, size: int, seed: int,
             raise OSError(f'could not write {name}.jpg under {root}')
         save_label_png(label, osp.join(root, 'SegmentationClass', name + '.png'),
                        DEMO_PALETTE)
+        _log_progress(split, i + 1, num, report_every)
     with open(osp.join(root, 'ImageSets', 'Segmentation', split + '.txt'), 'w') as f:
         f.write(''.join(n + '\n' for n in names))
 
@@ -246,6 +257,8 @@ def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 2000,
     params = dict(version=_FORMAT_VERSION, num_train=num_train, num_val=num_val,
                   image_size=image_size, seed=int(seed), max_shapes=max_shapes)
     if _is_complete(data_root, params):
+        print_log(f'Demo data: {num_train} train + {num_val} val images found in '
+                  f'{data_root}', logger='current')
         return data_root
     if osp.isdir(data_root) and os.listdir(data_root) and not osp.isfile(
             osp.join(data_root, _STAMP)):
@@ -253,6 +266,11 @@ def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 2000,
             f'demo_data.data_root={data_root!r} exists and is not demo data (no '
             f'{_STAMP}); remove it or choose another data_root')
     tmp = f'{data_root.rstrip("/")}.tmp-{uuid.uuid4().hex[:8]}'
+    print_log(f'Generating the demo data into {data_root}: {num_train} train + {num_val} '
+              f'val images of {image_size}x{image_size} px (JPEGImages/*.jpg, label PNGs '
+              f'in SegmentationClass/, ImageSets/Segmentation/{{train,val}}.txt), '
+              f'seed {seed}', logger='current')
+    start = time.perf_counter()
     try:
         for sub in ('JPEGImages', 'SegmentationClass', osp.join('ImageSets', 'Segmentation')):
             os.makedirs(osp.join(tmp, sub))
@@ -263,6 +281,8 @@ def prepare_demo_data(data_root: str = 'data/demo', num_train: int = 2000,
         _move_into_place(tmp, data_root, params)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    print_log(f'Demo data ready in {data_root} ({time.perf_counter() - start:.1f} s)',
+              logger='current')
     return data_root
 
 

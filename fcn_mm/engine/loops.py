@@ -18,6 +18,10 @@
   label) is re-raised with the dataset's own message, without torch's
   "Caught ... in DataLoader worker process" wrapping. ``ValLoop``/``TestLoop`` do the
   same.
+
+A hook may end training early with ``runner.train_loop.stop_training = True``
+(mmengine's ``EarlyStoppingHook`` does); the loop then stops after the current
+iteration and logs where it stopped and the best checkpoint, if one is kept.
 """
 import contextlib
 import logging
@@ -26,7 +30,8 @@ import re
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import torch
-from mmengine.logging import print_log
+from mmengine.logging import HistoryBuffer, print_log
+from mmengine.runner import autocast
 from mmengine.runner import BaseLoop
 from mmengine.runner import IterBasedTrainLoop as MMEngineIterBasedTrainLoop
 from mmengine.runner import TestLoop as MMEngineTestLoop
@@ -39,6 +44,7 @@ from fcn_mm.registry import LOOPS
 from fcn_mm.utils.rng import preserved_rng
 from .optim_wrappers.optim_wrapper import NonFiniteLossError
 from .samplers import InfiniteSampler, SampleSeededDataset, offset_sampler
+from .val_outputs import PredictionLoss, per_class_scalars
 
 __all__ = ['IterBasedTrainLoop', 'ValLoop', 'SegTestLoop', 'clean_worker_errors',
            'NonFiniteLossError']
@@ -241,11 +247,22 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
                              or self._iter == self._max_iters)):
                     with preserved_rng():
                         self.runner.val_loop.run()
+            self._log_early_stop()
             self.runner.call_hook('after_train_epoch')
             self.runner.call_hook('after_train')
         _shutdown_workers([self, self.dataloader])
         self.dataloader_iterator = None
         return self.runner.model
+
+    def _log_early_stop(self) -> None:
+        """Say that a hook ended training early (the hook logs its own reason)."""
+        if not self.stop_training or self._iter >= self._max_iters:
+            return
+        best = self.runner.message_hub.get_info('best_ckpt')
+        print_log(f'Training stopped early at iteration {self._iter}/{self._max_iters}: '
+                  'a hook set train_loop.stop_training (EarlyStoppingHook logs its reason '
+                  'above)' + (f'; best checkpoint: {best}' if best else ''),
+                  logger='current')
 
     def run_iter(self, data_batch: Sequence[dict]) -> None:
         """One training step; stops (or skips) on a non-finite loss.
@@ -300,7 +317,64 @@ class _CleanWorkerErrors:
 
 @LOOPS.register_module()
 class ValLoop(_CleanWorkerErrors, MMEngineValLoop):
-    """mmengine's ValLoop; DataLoader worker errors keep the dataset's message."""
+    """mmengine's ValLoop with a validation loss on request and per-class scalars.
+
+    - DataLoader worker errors keep the dataset's message.
+    - ``compute_loss=True``: the decode head's losses on the predictions
+      (:class:`~fcn_mm.engine.val_outputs.PredictionLoss`) are averaged over the
+      images of all processes and returned with the metrics as ``decode.<loss_name>``
+      and ``val_loss`` (their sum), so they are logged and ``EarlyStoppingHook`` or
+      ``CheckpointHook(save_best='val_loss')`` can use them.
+    - After each validation the per-class values of metrics that keep them
+      (``IoUMetric``: ``IoU.<class>``, ``Acc.<class>``) go to the visualizer backends
+      (TensorBoard, MLflow, ``vis_data/scalars.json``) at the current iteration.
+
+    Args:
+        runner (Runner): the runner.
+        dataloader (DataLoader | dict): the validation DataLoader or its config.
+        evaluator (Evaluator | dict | list): the metrics.
+        fp16 (bool): validate under fp16 autocast. Defaults to False.
+        compute_loss (bool): also compute the validation loss. Defaults to False.
+    """
+
+    def __init__(self, runner, dataloader: Union[DataLoader, Dict], evaluator,
+                 fp16: bool = False, compute_loss: bool = False) -> None:
+        if not isinstance(compute_loss, bool):
+            raise TypeError(f'val_cfg.compute_loss must be True or False, got '
+                            f'{compute_loss!r}')
+        super().__init__(runner, dataloader, evaluator, fp16=fp16)
+        self.prediction_loss = PredictionLoss(runner.model) if compute_loss else None
+
+    def run(self) -> dict:
+        """Validate once; send the per-class scalars; return the metrics."""
+        metrics = super().run()
+        scalars = per_class_scalars(self.evaluator.metrics)
+        if scalars:
+            loop = self.runner._train_loop
+            step = 0 if loop is None or isinstance(loop, dict) else self.runner.iter
+            self.runner.visualizer.add_scalars(scalars, step=step)
+        return metrics
+
+    @torch.no_grad()
+    def run_iter(self, idx: int, data_batch: Sequence[dict]) -> None:
+        """One validation batch; with ``compute_loss``, record its loss too.
+
+        Args:
+            idx (int): the batch index.
+            data_batch (Sequence[dict]): a batch from the DataLoader.
+        """
+        if self.prediction_loss is None:
+            super().run_iter(idx, data_batch)
+            return
+        self.runner.call_hook('before_val_iter', batch_idx=idx, data_batch=data_batch)
+        with autocast(enabled=self.fp16):
+            outputs = self.runner.model.val_step(data_batch)
+        for name, (total, count) in self.prediction_loss.batch_sums(outputs).items():
+            self.val_loss.setdefault(name, HistoryBuffer()).update(float(total),
+                                                                   int(count))
+        self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        self.runner.call_hook('after_val_iter', batch_idx=idx, data_batch=data_batch,
+                              outputs=outputs)
 
 
 @LOOPS.register_module(name='TestLoop')

@@ -27,6 +27,7 @@ from mmengine.config import Config
 from torch.utils.data import DataLoader
 
 from fcn_mm import registry as R
+from .cfg_options import resolve_cfg_options
 from .config_bases import check_base_files
 from .config_keys import check_top_level_keys
 from .pretrained import resolve_checkpoint_name
@@ -295,7 +296,10 @@ def load_config(config: Union[str, os.PathLike, Config],
         config (str | PathLike | Config): the config file, or a Config object (copied,
             not modified).
         cfg_options (dict, optional): ``{'a.b.0.c': value}`` overrides, as given by
-            mmengine's ``DictAction`` (list items by index).
+            :class:`~fcn_mm.utils.cfg_options.CfgOptionsAction` or mmengine's
+            ``DictAction`` (list items by index); ``dict(...)`` texts that
+            ``DictAction`` leaves in values are parsed (literals only, see
+            :func:`~fcn_mm.utils.cfg_options.resolve_cfg_options`).
 
     Returns:
         Config: the merged config (not yet checked: call :func:`check_config`).
@@ -304,7 +308,8 @@ def load_config(config: Union[str, os.PathLike, Config],
         FileNotFoundError: the file, or a ``_base_`` file it inherits, is missing
             (names the missing file and the config that asked for it).
         TypeError: ``config`` is neither a path nor a Config.
-        ValueError: ``cfg_options`` do not fit the config.
+        ValueError: ``cfg_options`` do not fit the config, or a ``dict(...)`` value
+            holds something other than literals.
     """
     if isinstance(config, Config):
         cfg, filename = copy.deepcopy(config), config.filename
@@ -319,6 +324,7 @@ def load_config(config: Union[str, os.PathLike, Config],
         raise TypeError(f'config must be a file path or a mmengine Config, got '
                         f'{type(config).__name__}')
     if cfg_options:
+        cfg_options = resolve_cfg_options(cfg_options)
         try:
             cfg.merge_from_dict(cfg_options, allow_list_keys=True)
         except (KeyError, TypeError, IndexError, ValueError) as e:

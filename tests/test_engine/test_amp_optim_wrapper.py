@@ -110,3 +110,18 @@ def test_amp_switches_the_optim_wrapper_and_drops_loss_scale_on_cpu():
     assert 'loss_scale' not in cfg.optim_wrapper  # this machine has no CUDA
     with pytest.raises(KeyError, match='--amp needs an `optim_wrapper`'):
         enable_amp(Config(dict()))
+
+
+def test_summary_names_the_dtype_device_and_scaling():
+    from fcn_mm.engine.optim_wrappers import AmpOptimWrapper, amp_summary
+    model = nn.Linear(2, 2)
+    bf16 = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    assert amp_summary(bf16) == 'bfloat16 autocast on cpu, no loss scaling'
+    fp16 = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                           dtype='float16', accumulative_counts=4)
+    assert amp_summary(fp16) == ('float16 autocast on cpu, dynamic loss scaling (initial '
+                                 'scale 65536), gradients accumulated over 4 iterations')
+    static = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                             dtype='float16', loss_scale=512.0)
+    assert amp_summary(static) == 'float16 autocast on cpu, static loss scale 512'
+

@@ -47,6 +47,7 @@ def test_amp_trains_on_cpu_with_bf16(tiny_config, tmp_path):
     dumped = Config.fromfile(osp.join(work_dir, 'fcn_tiny_voc.py'))
     assert dumped.optim_wrapper.type == 'AmpOptimWrapper'
     assert 'loss_scale' not in dumped.optim_wrapper  # bf16 on CPU: no scaler
+    assert 'AMP: bfloat16 autocast on cpu, no loss scaling' in output
 
 
 @pytest.fixture

@@ -17,9 +17,8 @@ and no pretrained weights are fetched. See docs/benchmark.md.
 import argparse
 import json
 
-from mmengine.config import DictAction
-
 from fcn_mm.analysis.benchmark import DEFAULT_PEAK_SIZES, format_report, run_benchmark
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,7 +47,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--peak-sizes', type=int, nargs='*', default=list(DEFAULT_PEAK_SIZES),
                         help='square matmul sizes of the peak measurement (none: skip it)')
     parser.add_argument('--out', metavar='JSON', help='also write the results as JSON')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. model.decode_head.num_classes=6')
     return parser.parse_args(argv)
 

@@ -16,7 +16,8 @@ import uuid
 
 import cv2
 import numpy as np
-from mmengine.config import DictAction
+
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -27,7 +28,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--split', choices=['train', 'val', 'test'], default='train',
                         help='which dataloader\'s dataset and pipeline to browse')
     parser.add_argument('--opacity', type=float, default=0.5, help='label overlay opacity')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},
                         help='override config keys, as in tools/train.py')
     args = parser.parse_args(argv)
     if args.num <= 0:

@@ -142,11 +142,10 @@ def format_table(results: Sequence[RunResult], metric: str) -> str:
 
 def _max_iters(config: str, cfg_options: Sequence[str]) -> Optional[int]:
     """``train_cfg.max_iters`` of the config after the options (None if not set)."""
-    from mmengine.config import DictAction
-
+    from fcn_mm.utils.cfg_options import CfgOptionsAction
     from fcn_mm.utils.config_check import load_config
     parser = argparse.ArgumentParser()
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={})
     options = parser.parse_args(['--cfg-options', *cfg_options] if cfg_options else [])
     cfg = load_config(config, cfg_options=options.cfg_options)
     return cfg.get('train_cfg', {}).get('max_iters')

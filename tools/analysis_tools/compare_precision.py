@@ -8,7 +8,8 @@ the config's test split::
 import argparse
 
 import numpy as np
-from mmengine.config import DictAction
+
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args() -> argparse.Namespace:
@@ -16,7 +17,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--device', default='cpu', help='device for the model')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},
                         help='override config keys, as in tools/test.py')
     return parser.parse_args()
 

@@ -16,11 +16,11 @@ import argparse
 import os.path as osp
 
 import numpy as np
-from mmengine.config import DictAction
 from PIL import Image
 
 from fcn_mm.analysis.confusion_plot import plot_confusion_matrix
 from fcn_mm.evaluation import confusion_matrix, iou_from_confusion
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,7 +31,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--out', default='confusion_matrix.png', help='output PNG')
     parser.add_argument('--dpi', type=int, default=100, help='dots per inch of the PNG')
     parser.add_argument('--device', default='cpu', help='device for the model')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={},
                         help='override config keys, as in tools/train.py')
     args = parser.parse_args(argv)
     if bool(args.checkpoint) == bool(args.pred_dir):

@@ -13,10 +13,9 @@ device: nothing is computed or downloaded. The core is
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from fcn_mm.analysis.benchmark.report import format_complexity
 from fcn_mm.analysis.flops import get_model_complexity
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='input size: H W, or one number for a square')
     parser.add_argument('--with-aux', action='store_true',
                         help='also count the auxiliary head(s)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. model.decode_head.num_classes=6')
     args = parser.parse_args(argv)
     if len(args.shape) == 1:

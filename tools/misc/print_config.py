@@ -10,16 +10,15 @@ pretrained files are not on this machine.
 """
 import argparse
 
-from mmengine.config import DictAction
-
 from fcn_mm.utils import check_config, load_config
+from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Print the merged, checked config.')
     parser.add_argument('config', help='config file path')
     parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
+        '--cfg-options', nargs='+', action=CfgOptionsAction,
         help='override settings, e.g. model.decode_head.num_classes=21 or '
         'train_dataloader.dataset.pipeline.2.scale="(512,512)"')
     parser.add_argument('--skip-checkpoints', action='store_true',

@@ -81,3 +81,5 @@ test_dataloader = val_dataloader
 
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
+# The demo's total batch: 1 process x batch_size 8 (see `--auto-scale-lr`).
+auto_scale_lr = dict(enable=False, base_batch_size=8)

@@ -66,3 +66,6 @@ test_dataloader = val_dataloader
 
 val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
 test_evaluator = val_evaluator
+# The recipe's total batch: 4 GPUs x batch_size 4. `tools/train.py --auto-scale-lr`
+# scales the LR by (processes x batch_size x accumulative_counts) / 16.
+auto_scale_lr = dict(enable=False, base_batch_size=16)

@@ -1,7 +1,8 @@
 # FCN with a dilated ResNet-50 V1c (output stride 8): MMSegmentation's base values.
 # SyncBN needs a distributed CUDA run; tools/train.py, tools/test.py and init_model
 # turn it into BN (with a warning) otherwise. num_classes=19 (Cityscapes) is the
-# base's value; dataset leaves override it (21 for Pascal VOC).
+# base's value; dataset leaves override it (21 for Pascal VOC). avg_non_ignore=False
+# is MMSegmentation's default (the loss averages over all pixels), set explicitly.
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -37,7 +38,8 @@ model = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
+            avg_non_ignore=False)),
     auxiliary_head=dict(
         type='FCNHead',
         in_channels=1024,
@@ -50,7 +52,8 @@ model = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4,
+            avg_non_ignore=False)),
     # model training and testing settings
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

@@ -13,17 +13,20 @@ Differences from mmengine's hook, all without config changes:
   (``checkpoint['rng_state']``, plain values loadable with ``weights_only=True``);
   a resumed run restores them just before training continues.
 """
+import contextlib
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional
+from typing import Any, ContextManager, Dict, List, Optional
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook as MMEngineCheckpointHook
+from mmengine.logging import MMLogger
 
 from fcn_mm.registry import HOOKS
 from fcn_mm.utils.checkpoint_files import (atomic_write, fault_point,
                                            find_latest_complete_checkpoint,
                                            remove_stale_temp_files, step_pattern)
+from fcn_mm.utils.log_filters import dropped_log_messages
 from fcn_mm.utils.rng import capture_rng_state, restore_rng_state
 from fcn_mm.utils.work_dir import check_work_dir
 from ..samplers import offset_sampler
@@ -118,13 +121,29 @@ class CheckpointHook(MMEngineCheckpointHook):
 
     def before_train(self, runner) -> None:
         """Set up saving; after a resume, restore the saved random states last."""
-        super().before_train(runner)
+        with self._unused_file_client_quiet(runner):
+            super().before_train(runner)
         self._remove_orphans(runner)
         if self._pending_rng is not None:
             restore_rng_state(self._pending_rng)
             self._pending_rng = None
             runner.logger.info('Restored the random number generator states of the '
                                'resumed checkpoint')
+
+    def _unused_file_client_quiet(self, runner) -> ContextManager:
+        """Drop the deprecation warnings of the FileClient mmengine builds but never uses.
+
+        mmengine's ``CheckpointHook.before_train`` and ``save_checkpoint`` always build a
+        ``FileClient`` (kept for backward compatibility), unused when
+        ``file_client_args`` is None, and each build logs two deprecation warnings no
+        config can avoid. Only then are exactly those two dropped; with
+        ``file_client_args`` set, the FileClient is used and the warning is real.
+        """
+        if self.file_client_args is not None:
+            return contextlib.nullcontext()
+        return dropped_log_messages([runner.logger, MMLogger.get_current_instance()],
+                                    '"FileClient" will be deprecated',
+                                    '"HardDiskBackend" is the alias')
 
     def _remove_orphans(self, runner) -> None:
         """Remove checkpoints older than the kept ones (left by a kill before removal).
@@ -173,6 +192,11 @@ class CheckpointHook(MMEngineCheckpointHook):
                                'resumed checkpoint\'s)')
             sampler.seed = int(saved)
 
+    def _save_checkpoint(self, runner) -> None:
+        """mmengine's interval / last save, without the unused FileClient's warnings."""
+        with self._unused_file_client_quiet(runner):
+            super()._save_checkpoint(runner)
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         """Save ``step``, then update ``last_checkpoint``, then drop old checkpoints."""
         outdated = []
@@ -212,7 +236,8 @@ class CheckpointHook(MMEngineCheckpointHook):
         deferred = _DeferredRemoval(backend)
         self.file_backend = deferred
         try:
-            super()._save_best_checkpoint(runner, metrics)
+            with self._unused_file_client_quiet(runner):
+                super()._save_best_checkpoint(runner, metrics)
         finally:
             self.file_backend = backend
         keep = {self.last_ckpt, getattr(self, 'best_ckpt_path', None),

@@ -25,7 +25,7 @@ from fcn_mm.registry import OPTIM_WRAPPERS
 from fcn_mm.utils.device import amp_policy
 from .optim_wrapper import OptimWrapper
 
-__all__ = ['AmpOptimWrapper', 'enable_amp']
+__all__ = ['AmpOptimWrapper', 'enable_amp', 'amp_summary']
 
 _VALID_DTYPES = ('float16', 'bfloat16', 'float32', 'float64')
 
@@ -113,6 +113,7 @@ class AmpOptimWrapper(OptimWrapper):
             print_log(f'AmpOptimWrapper: loss_scale={loss_scale!r} is ignored: '
                       f'{self.cast_dtype} autocast on {self.device_type} needs no '
                       'loss scaling', logger='current')
+        print_log(f'AMP: {amp_summary(self)}', logger='current')
 
     def backward(self, loss: torch.Tensor, **kwargs) -> None:
         """Back-propagate ``loss``, scaled first when a GradScaler is in use.
@@ -177,6 +178,27 @@ class AmpOptimWrapper(OptimWrapper):
         with super().optim_context(model), torch.autocast(
                 device_type=self.device_type, dtype=self.cast_dtype):
             yield
+
+
+def amp_summary(wrapper: 'AmpOptimWrapper') -> str:
+    """One line on the precision in use, e.g. ``'bfloat16 autocast on cpu, no loss scaling'``.
+
+    Args:
+        wrapper (AmpOptimWrapper): a built wrapper.
+
+    Returns:
+        str: the autocast dtype, the device type and the loss scaling.
+    """
+    dtype = str(wrapper.cast_dtype).replace('torch.', '')
+    if wrapper.loss_scaler is None:
+        scaling = 'no loss scaling'
+    elif wrapper._scale_update_param is not None:
+        scaling = f'static loss scale {wrapper._scale_update_param:g}'
+    else:
+        scaling = f'dynamic loss scaling (initial scale {wrapper.loss_scaler.get_scale():g})'
+    accumulate = (f', gradients accumulated over {wrapper._accumulative_counts} iterations'
+                  if wrapper._accumulative_counts > 1 else '')
+    return f'{dtype} autocast on {wrapper.device_type}, {scaling}{accumulate}'
 
 
 def enable_amp(cfg: Any) -> None:

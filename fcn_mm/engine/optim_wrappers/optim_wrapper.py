@@ -10,6 +10,11 @@ iteration and every loss term, before any hook of that iteration can save a
 checkpoint). With ``optim_wrapper=dict(..., skip_nonfinite=True)`` the step is skipped
 instead and training goes on; the loop logs each skip and a running count
 ``nonfinite_skips``. In distributed runs all ranks skip together.
+
+With gradient accumulation (``accumulative_counts=N``: the loss of each of N
+iterations is divided by N and their gradients add up before one step), a non-finite
+loss in any iteration of a window skips the whole window's step: its gradients are
+dropped at the window's end, so a step never mixes a partial window in.
 """
 import logging
 from typing import Dict, Optional
@@ -57,6 +62,7 @@ class OptimWrapper(MMEngineOptimWrapper):
         self.nonfinite_skips = 0
         self.last_step_nonfinite = False
         self.report_nonfinite_in_loop = False
+        self._window_nonfinite = False  # a non-finite loss earlier in this window
 
     def _loss_is_finite(self, loss: torch.Tensor) -> bool:
         finite = torch.isfinite(loss.detach()).all()
@@ -81,14 +87,20 @@ class OptimWrapper(MMEngineOptimWrapper):
         """
         self.last_step_nonfinite = not self._loss_is_finite(loss)
         if not self.last_step_nonfinite:
-            super().update_params(loss, step_kwargs=step_kwargs, zero_kwargs=zero_kwargs)
+            if not self._window_nonfinite:
+                super().update_params(loss, step_kwargs=step_kwargs,
+                                      zero_kwargs=zero_kwargs)
+                return
+            # finite, but the window is spoilt: accumulate as usual, never step
+            self.backward(self.scale_loss(loss))
+            self._end_spoilt_window(zero_kwargs)
             return
         iteration = self._inner_count + 1
         # Count the micro-step as done (as backward would) and drop this window's
         # gradients at an update boundary, so nothing non-finite is ever applied.
         self._inner_count += 1
-        if self.should_update():
-            self.zero_grad(**(zero_kwargs or {}))
+        self._window_nonfinite = True
+        self._end_spoilt_window(zero_kwargs)
         if self.skip_nonfinite:
             self.nonfinite_skips += 1
             if not self.report_nonfinite_in_loop:
@@ -101,3 +113,9 @@ class OptimWrapper(MMEngineOptimWrapper):
                 f'Non-finite loss {loss.item()} at iteration {iteration}; training '
                 'stopped and the step was not applied. Set '
                 'optim_wrapper.skip_nonfinite=True to skip such steps instead.')
+
+    def _end_spoilt_window(self, zero_kwargs: Optional[Dict]) -> None:
+        """At a window's end, drop the gradients of a window with a non-finite loss."""
+        if self.should_update():
+            self.zero_grad(**(zero_kwargs or {}))
+            self._window_nonfinite = False

@@ -174,7 +174,9 @@ class IoUMetric(BaseMetric):
     logger, and returns ``aAcc`` and the means (``mIoU``, ``mAcc``, ``mDice``,
     ``mFscore``, ``mPrecision``, ``mRecall`` as requested), in percent rounded to 2
     decimals; NaN classes are skipped in the means. C is
-    ``len(dataset_meta['classes'])``.
+    ``len(dataset_meta['classes'])``. The per-class values of the last evaluation are
+    kept in :attr:`per_class_results` (fcn_mm's ``ValLoop`` sends them to the
+    visualizer backends, e.g. TensorBoard, as ``IoU.<class>`` / ``Acc.<class>``).
 
     Args:
         ignore_index (int): label value to ignore. Defaults to 255.
@@ -186,8 +188,17 @@ class IoUMetric(BaseMetric):
         output_dir (str, optional): where ``format_only`` writes prediction PNGs.
         format_only (bool): only write predictions as 'P' PNGs (no ground truth
             needed; ``compute_metrics`` returns ``{}``). Defaults to False.
-        prefix (str, optional): metric name prefix. Defaults to None.
+        prefix (str, optional): metric name prefix (``'<prefix>/mIoU'``). Defaults
+            to None: no prefix, MMSegmentation's names (``'mIoU'``).
+
+    Attributes:
+        per_class_results (dict): ``{'IoU': {class: percent}, 'Acc': {...}, ...}`` of
+            the last ``compute_metrics`` (main process only); empty before that.
     """
+
+    # MMSegmentation's metric names carry no prefix. An empty default (instead of
+    # mmengine's None) says so, and keeps mmengine from warning 'The prefix is not set'.
+    default_prefix: Optional[str] = ''
 
     def __init__(self, ignore_index: int = 255, iou_metrics: Sequence[str] = ('mIoU',),
                  nan_to_num: Optional[float] = None, beta: float = 1,
@@ -208,6 +219,7 @@ class IoUMetric(BaseMetric):
         self.beta = beta
         self.output_dir = output_dir
         self.format_only = format_only
+        self.per_class_results: Dict[str, Dict[str, float]] = {}
         if output_dir and is_main_process():
             os.makedirs(output_dir, exist_ok=True)
 
@@ -271,6 +283,10 @@ class IoUMetric(BaseMetric):
             summary[name] = _percent(np.nanmean(value) if np.size(value) else np.nan)
         print_log('per class results:', logger=logger)
         print_log('\n' + self._table(per_class), logger=logger)
+        names = list(self.dataset_meta['classes'])
+        self.per_class_results = {
+            key: {name: _percent(per_class[key][i]) for i, name in enumerate(names)}
+            for key in per_class if key != 'aAcc'}
         return summary
 
     def _table(self, per_class: Dict[str, np.ndarray]) -> str:

@@ -4,7 +4,9 @@ Averaging rule for ``reduction='mean'`` (per-pixel loss ``l_i = w[y_i] * CE_i``,
 0 for ignored pixels):
 
 * ``avg_non_ignore=False`` (default, as MMSegmentation): ``sum(l_i) / #all pixels``;
-  ignored pixels count in the denominator.
+  ignored pixels count in the denominator. Leaving the key out of a config gives this
+  rule with a one-time warning that says so; setting ``avg_non_ignore=False``
+  explicitly (as fcn_mm's configs do) gives it silently.
 * ``avg_non_ignore=True``: ``sum(l_i) / sum(w[y_i])`` over non-ignored pixels, i.e.
   exactly ``F.cross_entropy(pred, label, weight=w, ignore_index=...)``.
   (MMSegmentation divides by the number of non-ignored pixels instead; the two agree
@@ -33,7 +35,8 @@ def _warn_avg_non_ignore_once() -> None:
         warnings.warn('CrossEntropyLoss: avg_non_ignore=False (the MMSegmentation default) '
                       'averages over all pixels, ignored ones included; set '
                       'avg_non_ignore=True to average over non-ignored pixels as '
-                      'torch.nn.functional.cross_entropy does.')
+                      'torch.nn.functional.cross_entropy does, or avg_non_ignore=False '
+                      'in loss_decode to keep this rule without this warning.')
 
 
 def cross_entropy(pred: torch.Tensor, label: torch.Tensor,
@@ -124,14 +127,15 @@ class CrossEntropyLoss(nn.Module):
         loss_weight (float): multiplier of the loss. Defaults to 1.0.
         loss_name (str): key of the loss in the loss dict; it must start with
             ``loss_`` to be back-propagated. Defaults to 'loss_ce'.
-        avg_non_ignore (bool): see the module docstring. Defaults to False.
+        avg_non_ignore (bool, optional): see the module docstring. Defaults to None:
+            False, with a one-time warning (set it explicitly to silence it).
     """
 
     def __init__(self, use_sigmoid: bool = False, use_mask: bool = False,
                  reduction: str = 'mean',
                  class_weight: Union[None, str, Sequence[float]] = None,
                  loss_weight: float = 1.0, loss_name: str = 'loss_ce',
-                 avg_non_ignore: bool = False):
+                 avg_non_ignore: Optional[bool] = None):
         super().__init__()
         if use_mask:
             raise ValueError('loss_decode.use_mask=True (mask cross entropy) is not '
@@ -144,9 +148,11 @@ class CrossEntropyLoss(nn.Module):
         self.reduction = reduction
         self.loss_weight = loss_weight
         self.class_weight = get_class_weight(class_weight)
-        self.avg_non_ignore = avg_non_ignore
-        if not avg_non_ignore and reduction == 'mean':
-            _warn_avg_non_ignore_once()
+        if avg_non_ignore is None:  # not set in the config: MMSegmentation's default
+            if reduction == 'mean':
+                _warn_avg_non_ignore_once()
+            avg_non_ignore = False
+        self.avg_non_ignore = bool(avg_non_ignore)
         self.cls_criterion = binary_cross_entropy if use_sigmoid else cross_entropy
         self._loss_name = loss_name
 

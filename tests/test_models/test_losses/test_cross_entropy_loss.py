@@ -109,6 +109,21 @@ def test_avg_non_ignore_warning_is_given_once_per_process(monkeypatch):
     assert sum('avg_non_ignore' in str(w.message) for w in caught) == 1
 
 
+def test_explicit_avg_non_ignore_false_is_silent_and_keeps_the_rule(monkeypatch, batch):
+    monkeypatch.setattr(ce_module, '_WARNED_AVG_NON_IGNORE', False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        explicit = MODELS.build(dict(type='CrossEntropyLoss', avg_non_ignore=False))
+    assert not [w for w in caught if 'avg_non_ignore' in str(w.message)]
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter('always')
+        default = MODELS.build(dict(type='CrossEntropyLoss'))
+    assert explicit.avg_non_ignore is False and default.avg_non_ignore is False
+    logits, label = batch
+    torch.testing.assert_close(explicit(logits, label, ignore_index=255),
+                               default(logits, label, ignore_index=255))
+
+
 def test_sigmoid_binary_head_matches_bce(batch):
     _, label = batch
     logits = torch.randn(2, 1, 6, 7)
