@@ -9,6 +9,8 @@ Each step is a function so that tests (and other tools) can call it:
   work dir, ``--resume CKPT`` from that file;
 - :func:`~fcn_mm.engine.optim_wrappers.enable_amp`: ``--amp`` switches to fcn_mm's
   ``AmpOptimWrapper``;
+- :func:`~fcn_mm.apis.preemption.add_preemption_hook`: SIGTERM / SIGUSR1 save a
+  checkpoint and stop (exit code 75);
 - :func:`finish_setup` (train and test): the speed options, the pre-flight check
   (:func:`~fcn_mm.utils.config_check.check_config`), the work-dir check and
   :func:`prepare_data` (the demo data when the config has ``demo_data``);
@@ -34,6 +36,7 @@ from fcn_mm.utils.syncbn import maybe_convert_syncbn
 from fcn_mm.utils.work_dir import check_work_dir
 from fcn_mm.version import __version__
 from .distributed import setup_distributed
+from .preemption import add_preemption_hook
 from .speed import apply_speed_config
 
 __all__ = ['AUTO_RESUME', 'resolve_work_dir', 'apply_resume', 'prepare_data',
@@ -193,4 +196,5 @@ def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
     apply_resume(cfg, resume)
     if amp:
         enable_amp(cfg)
+    add_preemption_hook(cfg)
     return finish_setup(cfg, training=True)
