@@ -11,14 +11,20 @@ with a checkpoint, and the process exits with :data:`PREEMPTED_EXIT_CODE`.
   limit while the checkpoint is being written) is counted and ignored, so it cannot cut
   the save short. Only ``SIGKILL`` stops the process then, and the atomic checkpoint
   writer (:mod:`fcn_mm.utils.checkpoint_files`) leaves the previous checkpoint intact.
-- Only the process that installed the handlers acts on them. A forked child that
-  inherited them (a DataLoader worker) ignores the signals; :func:`ignore_in_worker`
-  makes spawned workers ignore them too. Workers end when the main process shuts them
-  down (or dies), so a signal sent to the whole process group does not kill a worker
-  under the main process's feet.
+- Only the process that installed the handlers acts on them. While training runs (the
+  catcher is *armed*), child processes ignore the signals: a forked child that inherited
+  the handler, and DataLoader workers started with :meth:`StopSignalCatcher.worker_init_fn`
+  (spawned ones too), so a signal sent to the whole process group, as slurm does, does not
+  kill a worker under the main process's feet. Once the catcher is disarmed
+  (:meth:`~StopSignalCatcher.restore`, or at interpreter exit before multiprocessing
+  terminates its children), the children react to the signals as usual again, so they
+  can be terminated.
 - The handler only records the signal and writes one line to stderr (``os.write``);
   logging happens in the loop.
 """
+import atexit
+import functools
+import multiprocessing
 import os
 import signal
 import threading
@@ -26,13 +32,14 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 __all__ = ['PREEMPTED_EXIT_CODE', 'DEFAULT_STOP_SIGNALS', 'StopSignalCatcher',
-           'parse_signals', 'ignore_in_worker']
+           'parse_signals', 'guard_worker']
 
 #: Exit status of a training process stopped by a stop signal after saving its checkpoint:
 #: 75 is ``EX_TEMPFAIL`` of ``sysexits.h`` ("temporary failure, try again"). A job script
 #: requeues (or resubmits with ``--resume``) when it sees it.
 PREEMPTED_EXIT_CODE = 75
-DEFAULT_STOP_SIGNALS = ('SIGTERM', 'SIGUSR1')
+DEFAULT_STOP_SIGNALS = tuple(name for name in ('SIGTERM', 'SIGUSR1')
+                             if hasattr(signal, name))  # no SIGUSR1 on Windows
 
 
 def parse_signals(names: Sequence[Union[str, int]]) -> List[signal.Signals]:
@@ -67,15 +74,24 @@ def parse_signals(names: Sequence[Union[str, int]]) -> List[signal.Signals]:
     return found
 
 
-def ignore_in_worker(signals: Sequence[int], worker_init_fn: Optional[Callable],
-                     worker_id: int) -> Any:
-    """``worker_init_fn`` body: ignore ``signals`` in a DataLoader worker, then chain.
+def _child_handler(armed: Any, signum: int, frame: Any) -> None:
+    """In a child process: ignore the signal while ``armed``, else its default action."""
+    if armed.value:
+        return
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
-    Use as ``functools.partial(ignore_in_worker, signals, original_fn)`` (picklable for
-    spawned workers when ``original_fn`` is).
+
+def guard_worker(signals: Sequence[int], armed: Any, worker_init_fn: Optional[Callable],
+                 worker_id: int) -> Any:
+    """``worker_init_fn`` body: the worker ignores ``signals`` while ``armed``, then chains.
+
+    Use through :meth:`StopSignalCatcher.worker_init_fn` (picklable for spawned workers
+    when the loader's own ``worker_init_fn`` is).
 
     Args:
-        signals (Sequence[int]): signal numbers to ignore.
+        signals (Sequence[int]): signal numbers.
+        armed: a shared ``multiprocessing`` value; non-zero while training runs.
         worker_init_fn (Callable, optional): the loader's own ``worker_init_fn``.
         worker_id (int): the worker's index (given by the DataLoader).
 
@@ -83,7 +99,7 @@ def ignore_in_worker(signals: Sequence[int], worker_init_fn: Optional[Callable],
         Any: what ``worker_init_fn`` returns (None without one).
     """
     for sig in signals:
-        signal.signal(sig, signal.SIG_IGN)
+        signal.signal(sig, functools.partial(_child_handler, armed))
     return worker_init_fn(worker_id) if worker_init_fn is not None else None
 
 
@@ -104,6 +120,12 @@ class StopSignalCatcher:
         self._previous: Dict[signal.Signals, Any] = {}
         self._pid: Optional[int] = None
         self._owner: Optional[Callable[[], Any]] = None
+        self._armed = multiprocessing.RawValue('b', 0)  # shared with forked children
+
+    @property
+    def armed(self) -> bool:
+        """Whether child processes ignore the signals now (between install and restore)."""
+        return bool(self._armed.value)
 
     @property
     def requested(self) -> bool:
@@ -134,12 +156,34 @@ class StopSignalCatcher:
         self._owner = weakref.ref(owner) if owner is not None else None
         for sig in self.signals:
             self._previous.setdefault(sig, signal.signal(sig, self._handle))
+        self._armed.value = 1
+        # runs before multiprocessing's own exit handler (registered earlier), which
+        # terminates the children that are still alive
+        atexit.register(self._disarm)
         return True
 
+    def worker_init_fn(self, worker_init_fn: Optional[Callable] = None) -> Callable:
+        """A DataLoader ``worker_init_fn``: the worker ignores the signals while armed.
+
+        Args:
+            worker_init_fn (Callable, optional): the loader's own, called after.
+
+        Returns:
+            Callable: ``functools.partial`` of :func:`guard_worker`.
+        """
+        return functools.partial(guard_worker, [int(s) for s in self.signals], self._armed,
+                                 worker_init_fn)
+
+    def _disarm(self) -> None:
+        self._armed.value = 0
+
     def restore(self) -> None:
-        """Put the handlers back that were in place before :meth:`install`."""
-        if os.getpid() != self._pid or \
-                threading.current_thread() is not threading.main_thread():
+        """Disarm, and put back the handlers that were in place before :meth:`install`."""
+        if os.getpid() != self._pid:
+            return
+        self._disarm()
+        atexit.unregister(self._disarm)
+        if threading.current_thread() is not threading.main_thread():
             return
         for sig, previous in self._previous.items():
             signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
@@ -147,6 +191,7 @@ class StopSignalCatcher:
 
     def _handle(self, signum: int, frame: Any) -> None:
         if os.getpid() != self._pid:  # a forked child (DataLoader worker): the parent decides
+            _child_handler(self._armed, signum, frame)
             return
         if self._owner is not None and self._owner() is None:
             self._hand_back(signum, frame)

@@ -4,7 +4,8 @@ Each training process holds before a chosen iteration (``PauseAtIterHook``, rele
 file), so a signal arrives during a known iteration; it is sent to the whole process
 group, DataLoader workers included, as slurm does. One run is stopped twice (SIGTERM; then,
 resumed, SIGUSR1 with a SIGTERM in the middle of the save) and resumed again to the end: its
-final weights must equal the uninterrupted run's.
+final weights must equal the uninterrupted run's, and it must end although its persistent
+validation workers ignored the signals during training.
 """
 import os
 import os.path as osp
@@ -34,6 +35,7 @@ param_scheduler = [dict(type='PolyLR', eta_min=1e-4, power=0.9, begin=0, end={ma
                         by_epoch=False)]
 default_hooks = dict(checkpoint=dict(interval=1000))
 train_dataloader = dict(num_workers={workers}, persistent_workers={persistent})
+val_dataloader = dict(num_workers={workers}, persistent_workers={persistent})
 """
 
 

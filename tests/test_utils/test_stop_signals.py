@@ -8,7 +8,7 @@ import time
 import pytest
 from torch.utils.data import DataLoader, Dataset
 
-from fcn_mm.utils.stop_signals import StopSignalCatcher, ignore_in_worker, parse_signals
+from fcn_mm.utils.stop_signals import StopSignalCatcher, guard_worker, parse_signals
 
 
 @pytest.fixture
@@ -43,19 +43,37 @@ def test_first_signal_requests_later_ones_are_counted_and_restore_puts_back(prev
     assert previous_usr1 == [signal.SIGUSR1] and len(catcher.received) == 2
 
 
-def test_a_forked_child_ignores_the_inherited_handler():
+def test_a_forked_child_ignores_the_signal_while_armed_and_dies_of_it_after():
     catcher = StopSignalCatcher(['SIGTERM'])
     catcher.install()
+    to_parent, to_child = os.pipe(), os.pipe()  # (read end, write end) each
+    pid = None
     try:
         pid = os.fork()
-        if pid == 0:  # child: SIGTERM neither kills it nor sets the parent's request
-            os.kill(os.getpid(), signal.SIGTERM)
-            time.sleep(0.05)
-            os._exit(3 if catcher.requested else 0)
+        if pid == 0:  # child: the inherited handler
+            os.kill(os.getpid(), signal.SIGTERM)  # armed: ignored, no request either
+            if catcher.requested:
+                os._exit(3)
+            os.write(to_parent[1], b'x')
+            os.read(to_child[0], 1)  # wait until the parent has disarmed
+            os.kill(os.getpid(), signal.SIGTERM)  # now: the default action
+            time.sleep(5)
+            os._exit(4)
+        assert os.read(to_parent[0], 1) == b'x'  # the child survived its first SIGTERM
+        assert catcher.armed
+        catcher.restore()  # disarms the child too (a shared flag)
+        assert not catcher.armed
+        os.write(to_child[1], b'y')
         _, status = os.waitpid(pid, 0)
+        pid = None
     finally:
         catcher.restore()
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        for fd in to_parent + to_child:
+            os.close(fd)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM, status
     assert not catcher.requested
 
 
@@ -73,24 +91,26 @@ def test_signals_go_back_to_the_previous_handler_once_the_owner_is_gone(previous
     assert not catcher.installed
 
 
-class _Dispositions(Dataset):
+class _SignalSelf(Dataset):
+    """Each item: the worker sends itself SIGTERM and says whether it lived on."""
+
     def __len__(self):
         return 2
 
     def __getitem__(self, index):
-        return signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGTERM)
+        return True
 
 
-def test_ignore_in_worker_makes_dataloader_workers_ignore_the_signals():
-    chained = []
-    init = functools.partial(ignore_in_worker, [int(signal.SIGTERM)],
-                             functools.partial(chained.append))
+def test_dataloader_workers_ignore_the_signals_while_armed_and_chain_the_init_fn():
     catcher = StopSignalCatcher(['SIGTERM'])
     catcher.install()
     try:
-        loader = DataLoader(_Dispositions(), batch_size=1, num_workers=1,
-                            worker_init_fn=init, multiprocessing_context='fork')
+        init = catcher.worker_init_fn(functools.partial(print, end=''))
+        assert init.func is guard_worker
+        loader = DataLoader(_SignalSelf(), batch_size=1, num_workers=1, worker_init_fn=init,
+                            multiprocessing_context='fork')
         assert [bool(b) for b in loader] == [True, True]
     finally:
         catcher.restore()
-    assert signal.getsignal(signal.SIGTERM) != signal.SIG_IGN  # the main process: unchanged
+    assert not catcher.requested  # the workers' signals did not reach the main process

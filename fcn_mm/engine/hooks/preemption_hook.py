@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader
 
 from fcn_mm.registry import HOOKS
 from fcn_mm.utils.stop_signals import (DEFAULT_STOP_SIGNALS, PREEMPTED_EXIT_CODE,
-                                       StopSignalCatcher, ignore_in_worker)
+                                       StopSignalCatcher, guard_worker)
 from .checkpoint_hook import CheckpointHook
 
 __all__ = ['PreemptionHook']
@@ -104,14 +104,13 @@ class PreemptionHook(Hook):
         return ', '.join(sig.name for sig in self.catcher.signals)
 
     def _quiet_workers(self, loader) -> None:
-        """Make the workers of ``loader`` ignore the stop signals (before they start)."""
+        """Make the workers of ``loader`` ignore the stop signals while training runs."""
         if not isinstance(loader, DataLoader) or loader.num_workers == 0:
             return
         current = loader.worker_init_fn
-        if isinstance(current, functools.partial) and current.func is ignore_in_worker:
+        if isinstance(current, functools.partial) and current.func is guard_worker:
             return
-        loader.worker_init_fn = functools.partial(
-            ignore_in_worker, [int(s) for s in self.catcher.signals], current)
+        loader.worker_init_fn = self.catcher.worker_init_fn(current)
 
     def _stop_requested(self) -> bool:
         """The local request, or any process's in a distributed run (all agree)."""
