@@ -14,14 +14,20 @@ Options:
     --cfg-options k=v     override config entries, e.g. train_cfg.max_iters=100
     --launcher L          none | pytorch (torchrun) | slurm | mpi
 
+SIGTERM or SIGUSR1 (e.g. from slurm before the time limit) stops training after the
+current iteration with a checkpoint; the exit status is then 75 (EX_TEMPFAIL) and
+``--resume`` continues exactly (``fcn_mm.engine.hooks.PreemptionHook``).
+
 SyncBN becomes BN (with a warning) unless training runs distributed on CUDA; on a
 machine without CUDA, distributed training uses gloo (see
 ``fcn_mm.apis.distributed``).
 """
 import argparse
 import os
+import sys
 
 from fcn_mm.apis.distributed import LAUNCHERS, teardown_distributed
+from fcn_mm.apis.preemption import train_exit_code
 from fcn_mm.apis.speed import apply_speed_to_runner
 from fcn_mm.apis.training import AUTO_RESUME, build_runner, log_run_info, setup_train_config
 from fcn_mm.utils.cfg_options import CfgOptionsAction
@@ -66,6 +72,7 @@ def main() -> None:
     apply_speed_to_runner(runner, cfg, training=True)
     runner.train()
     teardown_distributed()
+    sys.exit(train_exit_code(runner))
 
 
 if __name__ == '__main__':

@@ -17,7 +17,7 @@ from fcn_mm.structures import SegDataSample
 from fcn_mm.utils.config_check import check_config, load_config
 from fcn_mm.visualization import SegLocalVisualizer
 
-__all__ = ['init_model', 'inference_model', 'show_result_pyplot']
+__all__ = ['init_model', 'inference_model', 'pack_images', 'show_result_pyplot']
 
 ImageType = Union[str, Path, np.ndarray]
 
@@ -123,12 +123,33 @@ def inference_model(model: torch.nn.Module,
         ``seg_logits`` (C, H, W) at each image's own size; a list for a list input.
     """
     is_batch = isinstance(img, (list, tuple))
-    images = [_check_image(i) for i in (img if is_batch else [img])]
+    images = img if is_batch else [img]
     if not images:
         raise ValueError('inference_model got an empty list of images')
-    pipelines = {}
     results = []
-    for image in images:
+    for packed in pack_images(model, images):
+        # one image per step: images of different sizes cannot share a batch
+        with torch.no_grad():
+            results += model.test_step(dict(inputs=[packed['inputs']],
+                                            data_samples=[packed['data_samples']]))
+    return results if is_batch else results[0]
+
+
+def pack_images(model: torch.nn.Module, images: Sequence[ImageType]) -> List[dict]:
+    """Run the config's test pipeline (without LoadAnnotations) on each image.
+
+    Args:
+        model (nn.Module): from :func:`init_model` (needs ``model.cfg``).
+        images (Sequence[str | Path | np.ndarray]): image files or (H, W, 3) uint8 BGR
+            arrays (LoadImageFromFile is skipped for arrays).
+
+    Returns:
+        list[dict]: per image, ``inputs`` (3, H', W') and ``data_samples``, the input of
+        ``model.test_step`` once collated into lists.
+    """
+    pipelines = {}
+    packed = []
+    for image in (_check_image(i) for i in images):
         from_array = isinstance(image, np.ndarray)
         if from_array not in pipelines:
             pipelines[from_array] = _test_pipeline(model.cfg, from_array)
@@ -137,12 +158,8 @@ def inference_model(model: torch.nn.Module,
                         ori_shape=image.shape[:2])
         else:
             data = dict(img_path=image)
-        packed = pipelines[from_array](data)
-        # one image per step: images of different sizes cannot share a batch
-        with torch.no_grad():
-            results += model.test_step(dict(inputs=[packed['inputs']],
-                                            data_samples=[packed['data_samples']]))
-    return results if is_batch else results[0]
+        packed.append(pipelines[from_array](data))
+    return packed
 
 
 def show_result_pyplot(model: torch.nn.Module,

@@ -11,6 +11,8 @@ Each step is a function so that tests (and other tools) can call it:
   ``AmpOptimWrapper``;
 - :func:`~fcn_mm.utils.batch_scaling.apply_auto_scale_lr`: ``--auto-scale-lr`` (or
   ``auto_scale_lr.enable``) scales the LR to the total batch, accumulation included;
+- :func:`~fcn_mm.apis.preemption.add_preemption_hook`: SIGTERM / SIGUSR1 save a
+  checkpoint and stop (exit code 75);
 - :func:`finish_setup` (train and test): the speed options, the pre-flight check
   (:func:`~fcn_mm.utils.config_check.check_config`; for training also scheduler
   ``end=None`` -> ``train_cfg.max_iters`` and the schedule-length check of
@@ -41,6 +43,7 @@ from fcn_mm.utils.syncbn import maybe_convert_syncbn
 from fcn_mm.utils.work_dir import check_work_dir
 from fcn_mm.version import __version__
 from .distributed import setup_distributed
+from .preemption import add_preemption_hook
 from .speed import apply_speed_config
 
 __all__ = ['AUTO_RESUME', 'resolve_work_dir', 'apply_resume', 'prepare_data',
@@ -212,6 +215,7 @@ def setup_train_config(config: str, *, cfg_options: Optional[dict] = None,
     if amp:
         enable_amp(cfg)
     add_progress_hook(cfg)
+    add_preemption_hook(cfg)
     return finish_setup(cfg, training=True)
 
 

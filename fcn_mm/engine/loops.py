@@ -260,8 +260,8 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
             return
         best = self.runner.message_hub.get_info('best_ckpt')
         print_log(f'Training stopped early at iteration {self._iter}/{self._max_iters}: '
-                  'a hook set train_loop.stop_training (EarlyStoppingHook logs its reason '
-                  'above)' + (f'; best checkpoint: {best}' if best else ''),
+                  'a hook set train_loop.stop_training (the hook, e.g. EarlyStoppingHook or '
+                  'PreemptionHook, logs its reason above)' + (f'; best checkpoint: {best}' if best else ''),
                   logger='current')
 
     def run_iter(self, data_batch: Sequence[dict]) -> None:

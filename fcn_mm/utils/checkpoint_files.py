@@ -16,11 +16,15 @@ environment the process SIGKILLs itself the ``n``-th time (default 1st) it reach
 complete and fsynced, not renamed), ``<kind>_renamed`` (renamed, folder not fsynced).
 The CheckpointHook adds ``before_pointer`` (checkpoint in place, ``last_checkpoint``
 not updated) and ``before_remove`` (pointer updated, old checkpoints not removed).
+With ``<point>:<n>:hold`` the process instead prints ``FCN_MM_FAULT_HOLD <point>`` to
+stderr and waits there until the file named by ``FCN_MM_FAULT_RELEASE`` exists (at most
+120 s), so that a test can act (e.g. send a signal) in the middle of a save.
 """
 import os
 import os.path as osp
 import re
 import signal
+import time
 import uuid
 import zipfile
 from pathlib import Path
@@ -28,9 +32,10 @@ from typing import Dict, Iterable, List, Optional, Union
 
 __all__ = ['atomic_write', 'fault_point', 'is_complete_checkpoint', 'step_pattern',
            'find_latest_complete_checkpoint', 'remove_stale_temp_files',
-           'TEMP_MARKER', 'FAULT_ENV']
+           'TEMP_MARKER', 'FAULT_ENV', 'RELEASE_ENV']
 
 FAULT_ENV = 'FCN_MM_FAULT_INJECT'
+RELEASE_ENV = 'FCN_MM_FAULT_RELEASE'
 TEMP_MARKER = '.tmp-'
 _fault_counts: Dict[str, int] = {}
 
@@ -44,12 +49,25 @@ def fault_point(name: str) -> None:
     spec = os.environ.get(FAULT_ENV)
     if not spec:
         return
-    point, _, nth = spec.partition(':')
+    point, nth, action = (spec.split(':') + ['', ''])[:3]
     if point != name:
         return
     _fault_counts[name] = _fault_counts.get(name, 0) + 1
-    if _fault_counts[name] == int(nth or 1):
+    if _fault_counts[name] != int(nth or 1):
+        return
+    if action == 'hold':
+        _hold(name)
+    else:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _hold(name: str, timeout: float = 120.0) -> None:
+    """Wait at fault point ``name`` until the file ``$FCN_MM_FAULT_RELEASE`` exists."""
+    release = os.environ.get(RELEASE_ENV, '')
+    os.write(2, f'FCN_MM_FAULT_HOLD {name}\n'.encode())
+    deadline = time.monotonic() + timeout
+    while release and not osp.exists(release) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _fsync_dir(folder: str) -> None:

@@ -21,7 +21,7 @@ tools load configs with :func:`load_config` and call :func:`check_config`.
 import copy
 import os
 import os.path as osp
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Iterable, List, Optional, Tuple, Union
 
 from mmengine.config import Config
 from torch.utils.data import DataLoader
@@ -33,7 +33,8 @@ from .config_keys import check_top_level_keys
 from .pretrained import resolve_checkpoint_name
 from .signature_check import accepted_keywords, close_names
 
-__all__ = ['check_config', 'load_config', 'UnknownTypeError', 'UnknownKeywordError']
+__all__ = ['check_config', 'load_config', 'checkpoint_names', 'UnknownTypeError',
+           'UnknownKeywordError']
 
 # Keys the Runner / builders take out of a config before calling the class.
 _DATALOADER_KEYS = {'dataset', 'sampler', 'batch_sampler', 'num_batch_per_epoch',
@@ -283,6 +284,26 @@ def check_config(cfg: Union[Config, dict], check_checkpoints: bool = True) -> No
         checkpoints.append((cfg['load_from'], 'load_from'))
     for name, key in checkpoints if check_checkpoints else []:
         resolve_checkpoint_name(name, cfg_key=key)
+
+
+def checkpoint_names(cfg: Union[Config, dict]) -> List[Tuple[str, str]]:
+    """Every checkpoint a config names, with its config key (nothing is looked up on disk).
+
+    Args:
+        cfg (Config | dict): a loaded config.
+
+    Returns:
+        list[tuple[str, str]]: ``(name, key)`` for each ``pretrained`` and
+        ``init_cfg=dict(type='Pretrained', checkpoint=...)`` of ``model`` and ``tta_model``
+        and for ``load_from``, e.g. ``('open-mmlab://resnet50_v1c', 'model.pretrained')``.
+    """
+    found: List[Tuple[str, str]] = []
+    for key in ('model', 'tta_model'):
+        if isinstance(cfg.get(key), dict):
+            _walk_model(cfg[key], key, found, check_kwargs=False)
+    if cfg.get('load_from'):
+        found.append((cfg['load_from'], 'load_from'))
+    return found
 
 
 def load_config(config: Union[str, os.PathLike, Config],

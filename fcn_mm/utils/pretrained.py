@@ -18,6 +18,7 @@ import difflib
 import functools
 import os
 import os.path as osp
+import shlex
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlparse
 
@@ -28,7 +29,8 @@ from mmengine.runner.checkpoint import _process_mmcls_checkpoint
 from .safe_loading import load_checkpoint_file
 
 __all__ = ['resolve_checkpoint_name', 'checkpoint_search_dirs', 'is_model_zoo_name',
-           'ZOO_PREFIXES', 'UnknownCheckpointNameError']
+           'checkpoint_url', 'checkpoint_file_name', 'fetch_command', 'ZOO_PREFIXES',
+           'UnknownCheckpointNameError']
 
 _OPENMMLAB = ('open-mmlab://', 'openmmlab://')
 _TORCHVISION = ('torchvision://', 'modelzoo://')
@@ -92,10 +94,25 @@ def _unknown_name(name: str, model_name: str, known: List[str],
         f'Unknown model-zoo name {name!r}: {model_name!r} is not in {source}.{hint}')
 
 
-def _zoo_file_name(name: str) -> str:
-    """The file name that ``name`` (a zoo name or URL) stands for."""
+def checkpoint_url(name: str) -> str:
+    """The public URL that a model-zoo name stands for (from mmengine's hub lists).
+
+    Args:
+        name (str): ``open-mmlab://NAME``, ``torchvision://NAME``, ``mmcls://NAME`` (and
+            their aliases) or an ``http(s)://`` URL (returned as it is).
+
+    Returns:
+        str: the URL mmengine would download the file from.
+
+    Raises:
+        KeyError: an unknown model-zoo name (with close matches).
+        ValueError: ``name`` has none of :data:`ZOO_PREFIXES`.
+    """
+    if not is_model_zoo_name(name):
+        raise ValueError(f'{name!r} is not a model-zoo name or URL (expected one of '
+                         f'{", ".join(ZOO_PREFIXES)})')
     if name.startswith(_HTTP):
-        return osp.basename(urlparse(name).path)
+        return name
     prefix = next(p for p in ZOO_PREFIXES if name.startswith(p))
     model_name = name[len(prefix):]
     if prefix in _OPENMMLAB:
@@ -113,18 +130,49 @@ def _zoo_file_name(name: str) -> str:
         known = list(_zoo_urls('torchvision'))
     if url is None:
         raise _unknown_name(name, model_name, known, source)
-    return osp.basename(urlparse(url).path) if url.startswith(_HTTP) else url
+    return url
 
 
-def _missing_file(name: str, file_name: str, dirs: List[str],
-                  cfg_key: Optional[str]) -> FileNotFoundError:
+def checkpoint_file_name(name: str) -> str:
+    """The local file name of a model-zoo name or URL (the last part of its URL's path).
+
+    Args:
+        name (str): as for :func:`checkpoint_url`.
+
+    Returns:
+        str: e.g. ``'resnet50_v1c-2cccc1ad.pth'`` for ``'open-mmlab://resnet50_v1c'``.
+    """
+    return osp.basename(urlparse(checkpoint_url(name)).path)
+
+
+def fetch_command(url: str, path: str) -> str:
+    """A one-line shell command that downloads ``url`` to ``path`` (folder created).
+
+    Args:
+        url (str): the public URL.
+        path (str): the local file to write.
+
+    Returns:
+        str: ``mkdir -p <folder> && curl -L -o <path> <url>``, quoted for a POSIX shell.
+    """
+    return (f'mkdir -p {shlex.quote(osp.dirname(path) or ".")} && '
+            f'curl -L -o {shlex.quote(path)} {shlex.quote(url)}')
+
+
+def _missing_file(name: str, dirs: List[str], cfg_key: Optional[str]) -> FileNotFoundError:
+    url, file_name = checkpoint_url(name), checkpoint_file_name(name)
+    target = osp.join(dirs[0], file_name)
     off = f'--cfg-options {cfg_key}=None' if cfg_key else \
         '--cfg-options model.pretrained=None'
+    stands = '' if name == url else f'{name!r} stands for {url}. '
     return FileNotFoundError(
         f'Pretrained checkpoint {name!r} needs the local file {file_name!r}, which is '
         f'in none of: {", ".join(repr(d) for d in dirs)}. fcn_mm never downloads '
-        f'weights: put {file_name!r} into one of these folders (set $FCN_MM_HOME or '
-        f'$TORCH_HOME to choose them), or turn it off with `{off}`.')
+        f'weights. {stands}Download it to {target} (or into another of these folders; '
+        f'$FCN_MM_HOME and $TORCH_HOME choose them), e.g. with:\n'
+        f'    {fetch_command(url, target)}\n'
+        f'or turn it off with `{off}`. docs/pretrained.md lists the files the configs '
+        'need.')
 
 
 def resolve_checkpoint_name(name: str, cfg_key: Optional[str] = None) -> str:
@@ -156,13 +204,13 @@ def resolve_checkpoint_name(name: str, cfg_key: Optional[str] = None) -> str:
             raise FileNotFoundError(f'Checkpoint file {name!r}{where} does not exist '
                                     f'(absolute path {osp.abspath(path)!r}).')
         return path
-    file_name = _zoo_file_name(name)
+    file_name = checkpoint_file_name(name)
     dirs = checkpoint_search_dirs()
     for folder in dirs:
         candidate = osp.join(folder, file_name)
         if osp.isfile(candidate):
             return candidate
-    raise _missing_file(name, file_name, dirs, cfg_key)
+    raise _missing_file(name, dirs, cfg_key)
 
 
 def load_from_model_zoo(filename: str, map_location: Any = None) -> Any:

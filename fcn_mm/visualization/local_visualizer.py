@@ -11,6 +11,7 @@ from mmengine.visualization import Visualizer
 from fcn_mm.registry import VISUALIZERS
 from fcn_mm.structures import SegDataSample
 from fcn_mm.utils.misc import to_numpy
+from .overlay import blend_labels, class_colours
 
 __all__ = ['SegLocalVisualizer']
 
@@ -39,7 +40,6 @@ class SegLocalVisualizer(Visualizer):
         >>> import numpy as np
         >>> from mmengine.structures import PixelData
         >>> from fcn_mm.structures import SegDataSample
-from fcn_mm.utils.misc import to_numpy
         >>> sample = SegDataSample()
         >>> sample.gt_sem_seg = PixelData(data=np.zeros((1, 8, 10), np.int64))
         >>> vis = SegLocalVisualizer(name='doc', classes=['a', 'b'],
@@ -74,11 +74,7 @@ from fcn_mm.utils.misc import to_numpy
         meta = self.dataset_meta or {}
         classes, palette = meta.get('classes'), meta.get('palette')
         count = len(classes) if classes is not None else num_labels
-        colours = np.random.default_rng(42).integers(0, 256, (count, 3))
-        if palette is not None:
-            known = np.asarray(palette, dtype=np.int64).reshape(-1, 3)[:count]
-            colours[:len(known)] = known
-        return colours.astype(np.uint8)
+        return class_colours(count, palette)
 
     def _draw_sem_seg(self, image: np.ndarray, sem_seg: PixelData,
                       with_labels: bool) -> np.ndarray:
@@ -94,15 +90,9 @@ from fcn_mm.utils.misc import to_numpy
         """
         labels = to_numpy(sem_seg.data)
         labels = labels.reshape(labels.shape[-2:]).astype(np.int64)
-        if labels.shape != image.shape[:2]:
-            raise ValueError(f'label map of shape {labels.shape} does not match the image '
-                             f'of shape {image.shape[:2]}')
         colours = self._class_colours(int(labels.max(initial=0)) + 1)
+        overlay = blend_labels(image, labels, colours, self.alpha)
         valid = (labels >= 0) & (labels < len(colours))
-        overlay = image.astype(np.float32)
-        coloured = colours[labels[valid]].astype(np.float32)
-        overlay[valid] = overlay[valid] * (1 - self.alpha) + coloured * self.alpha
-        overlay = np.clip(np.round(overlay), 0, 255).astype(np.uint8)
         classes = (self.dataset_meta or {}).get('classes')
         if with_labels and classes is not None:
             for label in np.unique(labels[valid]):

@@ -1,8 +1,8 @@
 """Every fenced shell block in README.md and docs/ runs, so the docs cannot rot.
 
-Blocks tagged ``<!-- skip: voc|gpu|multinode|slurm|install|slow -->`` need what CI lacks (Pascal
-VOC, a GPU, several machines, a slurm cluster, a pip install into the running environment, or
-minutes of CPU that other tests already spend); their commands that call our tools must still
+Blocks tagged ``<!-- skip: voc|gpu|multinode|slurm|install|network|slow -->`` need what CI lacks
+(Pascal VOC, a GPU, several machines, a slurm cluster, a pip install into the running environment,
+the network, or minutes of CPU that other tests already spend); their commands that call our tools must still
 parse with the tool's argument parser. Untagged blocks run in order, in one scratch folder for
 all docs that links ``configs``, ``tools``, ``demo`` and ``docs`` of the repo (so a block may use
 what an earlier block of the same page wrote); training is cut to two iterations by appending
@@ -21,7 +21,7 @@ from .docs_blocks import REPO, all_shell_blocks, commands, tool_invocation
 BLOCKS = all_shell_blocks()
 RUN_BLOCKS = [b for b in BLOCKS if b.skip is None]
 SKIPPED_BLOCKS = [b for b in BLOCKS if b.skip is not None]
-KNOWN_TAGS = {'voc', 'gpu', 'multinode', 'slurm', 'install', 'slow'}
+KNOWN_TAGS = {'voc', 'gpu', 'multinode', 'slurm', 'install', 'network', 'slow'}
 SHORT_TRAIN = ('--cfg-options train_cfg.max_iters=2 train_cfg.val_interval=2 '
                'default_hooks.checkpoint.interval=2 default_hooks.logger.interval=1')
 

@@ -239,7 +239,7 @@ def test_pretrained_names_fail_early(monkeypatch, tmp_path):
     monkeypatch.setenv('FCN_MM_HOME', str(tmp_path))
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
     with pytest.raises(FileNotFoundError,
-                       match=r'resnet50_v1c-2cccc1ad\.pth.*model\.pretrained=None'):
+                       match=r'(?s)resnet50_v1c-2cccc1ad\.pth.*model\.pretrained=None'):
         check_config(_model_cfg(**{'model.pretrained': 'open-mmlab://resnet50_v1c'}))
     with pytest.raises(KeyError, match=r"Did you mean: 'resnet50_v1c'"):
         check_config(_model_cfg(**{'model.backbone.init_cfg': dict(

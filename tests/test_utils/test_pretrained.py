@@ -7,7 +7,9 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 from mmengine.runner.checkpoint import load_checkpoint
 
-from fcn_mm.utils.pretrained import checkpoint_search_dirs, resolve_checkpoint_name
+from fcn_mm.utils.pretrained import (checkpoint_file_name, checkpoint_search_dirs,
+                                     checkpoint_url, fetch_command,
+                                     resolve_checkpoint_name)
 
 
 @pytest.fixture
@@ -61,6 +63,33 @@ def test_missing_file_error_says_where_and_how_to_turn_off(homes):
     for part in ('resnet50_v1c-2cccc1ad.pth', str(homes[0]), str(homes[1]),
                  '--cfg-options model.pretrained=None', 'never downloads'):
         assert part in message, part
+
+
+@pytest.mark.parametrize('name,url', [
+    ('open-mmlab://resnet50_v1c',
+     'https://download.openmmlab.com/pretrain/third_party/resnet50_v1c-2cccc1ad.pth'),
+    ('mmcls://resnet50_v1d', 'https://download.openmmlab.com/mmclassification/v0/resnet/'
+                             'resnetv1d50_b32x8_imagenet_20210531-db14775a.pth'),
+    ('torchvision://resnet50', 'https://download.pytorch.org/models/resnet50-0676ba61.pth'),
+    ('https://example.org/w/fcn-52dc5306.pth', 'https://example.org/w/fcn-52dc5306.pth'),
+])
+def test_missing_file_error_gives_the_url_the_path_and_a_command(homes, name, url):
+    with pytest.raises(FileNotFoundError) as info:
+        resolve_checkpoint_name(name)
+    message = str(info.value)
+    target = str(homes[0] / url.rsplit('/', 1)[1])  # first search folder + file name
+    assert f'Download it to {target} ' in message
+    if not name.startswith('https://'):
+        assert f"'{name}' stands for {url}." in message
+    command = f'mkdir -p {homes[0]} && curl -L -o {target} {url}'
+    assert f'\n    {command}\n' in message  # one line to copy
+    assert checkpoint_url(name) == url and checkpoint_file_name(name) == osp.basename(target)
+
+
+def test_fetch_command_quotes_paths_with_spaces(tmp_path):
+    path = str(tmp_path / 'my weights' / 'a.pth')
+    assert fetch_command('https://x.org/a.pth', path) == (
+        f"mkdir -p '{tmp_path}/my weights' && curl -L -o '{path}' https://x.org/a.pth")
     with pytest.raises(FileNotFoundError, match=r'--cfg-options load_from=None'):
         resolve_checkpoint_name('torchvision://resnet18', cfg_key='load_from')
 

@@ -11,6 +11,7 @@ from mmengine.model import BaseModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from fcn_mm.registry import MODELS
+from fcn_mm.utils.pretrained import fetch_command
 from fcn_mm.utils.safe_loading import load_checkpoint_file
 from fcn_mm.utils.typing_utils import OptMultiConfig
 
@@ -162,10 +163,12 @@ def resolve_weights_file(model_name: str, weights: str) -> str:
     for name in names:
         if os.path.isfile(os.path.join(folder, name)):
             return os.path.join(folder, name)
+    target = os.path.join(folder, names[0])
     raise FileNotFoundError(
         f'backbone.weights={weights!r}: found none of {names} (torchvision\'s file names for '
-        f'{model_name}) in {folder}; nothing is downloaded: fetch '
-        f'{candidates[0].url} on a machine with network access and give its path')
+        f'{model_name}) in {folder}; fcn_mm never downloads weights. Download '
+        f'{candidates[0].url} to {target}, e.g. with:\n'
+        f'    {fetch_command(candidates[0].url, target)}')
 
 
 def _read_state_dict(path: str) -> Dict[str, torch.Tensor]:

@@ -134,8 +134,12 @@ def test_weights_load_from_file_folder_and_cache_without_network(tmp_path, monke
 
 
 def test_weights_errors_name_the_file(tmp_path, no_network):
-    with pytest.raises(FileNotFoundError, match=r"mobilenet_v3_small-047dcff4.pth.*in "):
+    with pytest.raises(FileNotFoundError, match=r"mobilenet_v3_small-047dcff4.pth.*in ") as info:
         resolve_weights_file('mobilenet_v3_small', str(tmp_path))
+    url = 'https://download.pytorch.org/models/mobilenet_v3_small-047dcff4.pth'
+    target = str(tmp_path / 'mobilenet_v3_small-047dcff4.pth')
+    assert f'Download {url} to {target}' in str(info.value)
+    assert f'mkdir -p {tmp_path} && curl -L -o {target} {url}' in str(info.value)
     with pytest.raises(FileNotFoundError, match='neither a file, a folder, nor a weights name'):
         resolve_weights_file('mobilenet_v3_small', str(tmp_path / 'nope.pth'))
     torch.save(_random_state_dict('resnet18'), tmp_path / 'r18.pth')
