@@ -142,6 +142,9 @@ class BaseSegmentor(BaseModel, metaclass=ABCMeta):
                 raise ValueError("flip_direction must be 'horizontal' or 'vertical' for a "
                                  f'flipped image, got {direction!r}')
             logits = logits.flip(dims=(3,) if direction == 'horizontal' else (2,))
-        logits = resize(logits, size=tuple(meta['ori_shape'][:2]), mode='bilinear',
-                        align_corners=self.align_corners, warning=False)
+        size = tuple(int(s) for s in meta['ori_shape'][:2])
+        if tuple(logits.shape[2:]) != size:
+            # a bilinear resize to the same size is the identity: skip it
+            logits = resize(logits, size=size, mode='bilinear',
+                            align_corners=self.align_corners, warning=False)
         return logits.squeeze(0)
