@@ -23,7 +23,8 @@ def test_sweep_measures_every_point_in_order(sweep):
                      ('whole', (40, 56), 1), ('slide', (40, 56), 1),
                      ('train', (32, 32), 1), ('train', (32, 32), 2)]
     # the tiny config has no slide test_cfg: windows of its 32x32 crop every 2/3 crop
-    assert sweep['slide_test_cfg'] == dict(mode='slide', crop_size=[32, 32], stride=[22, 22])
+    assert sweep['slide_test_cfg'] == dict(mode='slide', crop_size=[32, 32], stride=[22, 22],
+                                           windows_per_forward=1)
     for row in sweep['rows']:
         assert row['median_s'] > 0 and row['flops'] > 0 and row['peak_mem_mb'] > 0
         pixels = row['batch'] * row['shape'][0] * row['shape'][1] / 1e6
@@ -54,7 +55,7 @@ def test_slide_points_count_their_windows_and_overhead(sweep):
 def test_sweep_table_markdown_and_plot(sweep, tmp_path):
     text = format_sweep(sweep)
     for fragment in ('| infer whole', '| infer slide', '| train step', 's/Mpx',
-                     'slide overhead', 'slide windows (32, 32) every (22, 22), all per forward'):
+                     'slide overhead', 'slide windows (32, 32) every (22, 22), 1 per forward'):
         assert fragment in text
     markdown = sweep_markdown(sweep).splitlines()
     table = [line for line in markdown if line.startswith('|')]
@@ -71,9 +72,9 @@ def test_slide_settings_come_from_the_config_or_the_options(tiny_config):
     assert slide_test_cfg(cfg, crop=(16, 24), windows_per_forward=3) == dict(
         mode='slide', crop_size=[16, 24], stride=[11, 16], windows_per_forward=3)
     cfg.model.test_cfg = dict(mode='slide', crop_size=(20, 20), stride=(10, 10),
-                              windows_per_forward=2)
+                              windows_per_forward=None)
     assert slide_test_cfg(cfg) == dict(mode='slide', crop_size=[20, 20], stride=[10, 10],
-                                       windows_per_forward=2)
+                                       windows_per_forward=None)
     # a 10x10 image is padded to the 20x20 window: the network sees 4x its pixels
     assert overlap_factor((10, 10), slide_test_cfg(cfg)) == (1, 4.0)
 

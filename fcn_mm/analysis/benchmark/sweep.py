@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 
-from fcn_mm.models.segmentors.encoder_decoder import slide_windows
+from fcn_mm.models.segmentors.encoder_decoder import DEFAULT_WINDOWS_PER_FORWARD, slide_windows
 from fcn_mm.utils.config_check import load_config
 from fcn_mm.utils.device import default_device
 from .measure import crop_size_of, run_mode
@@ -53,8 +53,8 @@ def slide_test_cfg(cfg, crop: Optional[Sequence[int]] = None,
 
     The config's own window settings when its ``test_cfg`` is a slide one; otherwise
     windows of the training crop every two thirds of a crop (MMSegmentation's
-    Cityscapes ratio, 512 / 341). ``crop``, ``stride`` and ``windows_per_forward``
-    override.
+    Cityscapes ratio, 512 / 341), and the model's default number of windows per
+    forward. ``crop``, ``stride`` and ``windows_per_forward`` override.
 
     Args:
         cfg (Config): the loaded config.
@@ -63,7 +63,8 @@ def slide_test_cfg(cfg, crop: Optional[Sequence[int]] = None,
         windows_per_forward (int, optional): windows per network forward.
 
     Returns:
-        dict: ``mode='slide'``, ``crop_size``, ``stride`` (and ``windows_per_forward``).
+        dict: ``mode='slide'``, ``crop_size``, ``stride`` and ``windows_per_forward``
+        (None: all windows in one forward).
     """
     own = dict((cfg.model.get('test_cfg') or {}))
     if own.get('mode') != 'slide':
@@ -71,11 +72,10 @@ def slide_test_cfg(cfg, crop: Optional[Sequence[int]] = None,
     crop = [int(c) for c in (crop or own.get('crop_size') or crop_size_of(cfg))]
     stride = [int(s) for s in (stride or own.get('stride')
                                or [max(1, math.ceil(c * 2 / 3)) for c in crop])]
-    test_cfg = dict(mode='slide', crop_size=crop, stride=stride)
-    per_forward = windows_per_forward or own.get('windows_per_forward')
-    if per_forward is not None:
-        test_cfg['windows_per_forward'] = int(per_forward)
-    return test_cfg
+    per_forward = windows_per_forward or own.get('windows_per_forward',
+                                                 DEFAULT_WINDOWS_PER_FORWARD)
+    return dict(mode='slide', crop_size=crop, stride=stride,
+                windows_per_forward=None if per_forward is None else int(per_forward))
 
 
 def overlap_factor(shape: Sequence[int], test_cfg: Dict[str, Any]) -> Tuple[int, float]:

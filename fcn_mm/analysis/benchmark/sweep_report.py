@@ -43,7 +43,7 @@ def _header_lines(report: Dict[str, Any]) -> List[str]:
             f"{first.get('dtype')} | options {','.join(options) or 'none'} | env "
             f"{machine.get('env') or {}}",
             f"slide windows {tuple(slide['crop_size'])} every {tuple(slide['stride'])}, "
-            f"{slide.get('windows_per_forward', 'all')} per forward"]
+            f"{slide.get('windows_per_forward') or 'all'} per forward"]
 
 
 def _footer_lines(report: Dict[str, Any]) -> List[str]:

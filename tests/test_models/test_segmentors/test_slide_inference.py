@@ -48,7 +48,8 @@ def test_windows_cover_every_pixel_and_share_one_size(size):
 
 @pytest.mark.parametrize('size', [(40, 53), (20, 13), (32, 24)])
 def test_pointwise_model_gives_the_same_logits_in_slide_and_whole_mode(size):
-    slide = _pointwise_model(dict(mode='slide', crop_size=(32, 24), stride=(20, 16)))
+    slide = _pointwise_model(dict(mode='slide', crop_size=(32, 24), stride=(20, 16),
+                                  windows_per_forward=None))
     whole = _pointwise_model(dict(mode='whole'))
     whole.load_state_dict(slide.state_dict())
     x = torch.randn(2, 3, *size)
@@ -58,7 +59,13 @@ def test_pointwise_model_gives_the_same_logits_in_slide_and_whole_mode(size):
         out_whole = whole.inference(x, metas)
     assert out_slide.shape == (2, 5, *size)
     torch.testing.assert_close(out_slide, out_whole)
-    assert slide.backbone.calls == 1  # every window of the batch in one forward
+    assert slide.backbone.calls == 1  # None: every window of the batch in one forward
+    windows = len(slide_windows(max(size[0], 32), max(size[1], 24), (32, 24), (20, 16)))
+    del slide.test_cfg['windows_per_forward']  # the default: one window per forward
+    slide.backbone.calls = 0
+    with torch.no_grad():
+        torch.testing.assert_close(slide.inference(x, metas), out_whole)
+    assert slide.backbone.calls == windows
 
 
 def test_slide_predict_returns_the_original_size(tiny_fcn_cfg, make_sample):
