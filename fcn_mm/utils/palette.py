@@ -1,7 +1,21 @@
 """Label colours: the VOC colour map and flat PIL palettes for 'P'-mode label PNGs."""
-from typing import List, Optional, Sequence
+from functools import lru_cache
+from typing import List, Optional, Sequence, Tuple
 
 __all__ = ['voc_colormap', 'flat_palette']
+
+
+@lru_cache(maxsize=None)
+def _voc_colours(num_entries: int) -> Tuple[Tuple[int, int, int], ...]:
+    colours = []
+    for index in range(num_entries):
+        rgb, value = [0, 0, 0], index
+        for j in range(8):
+            for channel in range(3):
+                rgb[channel] |= ((value >> channel) & 1) << (7 - j)
+            value >>= 3
+        colours.append(tuple(rgb))
+    return tuple(colours)
 
 
 def voc_colormap(num_entries: int = 256) -> List[List[int]]:
@@ -15,17 +29,10 @@ def voc_colormap(num_entries: int = 256) -> List[List[int]]:
         num_entries (int): how many entries to return. Defaults to 256.
 
     Returns:
-        list[list[int]]: ``num_entries`` ``[R, G, B]`` triples.
+        list[list[int]]: ``num_entries`` ``[R, G, B]`` triples (new lists on every
+        call; the values are computed once per ``num_entries``).
     """
-    colours = []
-    for index in range(num_entries):
-        rgb, value = [0, 0, 0], index
-        for j in range(8):
-            for channel in range(3):
-                rgb[channel] |= ((value >> channel) & 1) << (7 - j)
-            value >>= 3
-        colours.append(rgb)
-    return colours
+    return [list(rgb) for rgb in _voc_colours(int(num_entries))]
 
 
 def flat_palette(palette: Optional[Sequence[Sequence[int]]] = None) -> List[int]:

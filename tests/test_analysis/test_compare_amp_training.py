@@ -4,6 +4,7 @@ import os
 import statistics
 
 import pytest
+from mmengine.config import Config
 
 SHORT = ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
          'default_hooks.checkpoint.interval=2', 'train_dataloader.batch_size=2']
@@ -29,11 +30,14 @@ def test_trains_both_precisions_and_reports_their_final_miou(tools, demo_config,
     fp32 = _last_val(work_dir / 'fp32_seed3')
     amp = _last_val(work_dir / 'amp_seed3')
     assert f'| 3 | {fp32:.2f} | {amp:.2f} | {amp - fp32:+.2f} |' in out
-    # the amp run trained under AmpOptimWrapper, the fp32 run did not
-    amp_config = (work_dir / 'amp_seed3' / 'fcn_r18-d8_demo.py').read_text()
-    fp32_config = (work_dir / 'fp32_seed3' / 'fcn_r18-d8_demo.py').read_text()
-    assert 'AmpOptimWrapper' in amp_config and 'AmpOptimWrapper' not in fp32_config
-    assert 'seed=3' in amp_config and 'seed=3' in fp32_config
+    # the amp run trained under AmpOptimWrapper with autocast, the fp32 run without
+    amp_cfg = Config.fromfile(str(work_dir / 'amp_seed3' / 'fcn_r18-d8_demo.py'))
+    fp32_cfg = Config.fromfile(str(work_dir / 'fp32_seed3' / 'fcn_r18-d8_demo.py'))
+    assert amp_cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert amp_cfg.optim_wrapper.get('dtype') in (None, 'bfloat16', 'float16')
+    assert (fp32_cfg.optim_wrapper.type == 'OptimWrapper'
+            or fp32_cfg.optim_wrapper.get('dtype') == 'float32')
+    assert amp_cfg.randomness.seed == 3 and fp32_cfg.randomness.seed == 3
 
     # a second call reuses both finished runs instead of training again
     assert TOOL.main(argv) == 0
@@ -88,3 +92,14 @@ def test_failed_training_and_missing_config_are_named(tools, demo_config, tmp_pa
             *SHORT, 'model.backbone.depth=7']
     with pytest.raises(SystemExit, match=r'fp32 run of seed 0 failed .*fp32_seed0'):
         TOOL.main(argv)
+
+
+def test_float32_run_of_an_amp_config_turns_autocast_off(tools):
+    command = tools.compare_amp_training.train_command
+    fp32 = command('c.py', 'w', 1, 'fp32', ['a=1'], config_amp=True)
+    assert fp32[-4:] == ['--cfg-options', 'randomness.seed=1', 'optim_wrapper.dtype=float32',
+                         'a=1'] and '--amp' not in fp32
+    amp = command('c.py', 'w', 1, 'amp', ['a=1'], config_amp=True)
+    assert '--amp' in amp and 'optim_wrapper.dtype=float32' not in amp
+    plain = command('c.py', 'w', 1, 'fp32', [], config_amp=False)
+    assert plain[-2:] == ['--cfg-options', 'randomness.seed=1']

@@ -124,4 +124,37 @@ def test_summary_names_the_dtype_device_and_scaling():
     static = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
                              dtype='float16', loss_scale=512.0)
     assert amp_summary(static) == 'float16 autocast on cpu, static loss scale 512'
+    fp32 = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                           dtype='float32')
+    assert amp_summary(fp32) == 'float32 without autocast on cpu, no loss scaling'
 
+
+@pytest.mark.parametrize('native', [True, False])
+def test_native_bf16_only_trains_in_float32_on_a_cpu_without_bf16(monkeypatch, native):
+    from fcn_mm.engine.optim_wrappers import amp_optim_wrapper
+    monkeypatch.setattr(amp_optim_wrapper, 'cpu_supports_bf16', lambda: native)
+    model, wrapper = _wrapper(device='cpu', native_bf16_only=True)
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 4))
+    expected = torch.bfloat16 if native else torch.float32
+    assert wrapper.cast_dtype == expected and out.dtype == expected
+    assert wrapper.loss_scaler is None
+    # without the option the wrapper keeps bf16 (emulated where the CPU lacks it)
+    model, wrapper = _wrapper(device='cpu')
+    with wrapper.optim_context(model):
+        assert model(torch.randn(2, 4)).dtype == torch.bfloat16
+
+
+def test_native_bf16_only_must_be_a_bool():
+    with pytest.raises(TypeError, match='optim_wrapper.native_bf16_only must be True or '
+                       "False, got 'yes'"):
+        _wrapper(device='cpu', native_bf16_only='yes')
+
+
+def test_float32_dtype_trains_without_autocast(recwarn):
+    model, wrapper = _wrapper(device='cpu', dtype='float32')
+    with wrapper.optim_context(model):
+        out = model(torch.randn(2, 4))
+    assert out.dtype == torch.float32 and wrapper.cast_dtype == torch.float32
+    assert wrapper.loss_scaler is None and not wrapper.autocast_enabled
+    assert not [w for w in recwarn if 'autocast' in str(w.message).lower()]

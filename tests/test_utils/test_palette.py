@@ -39,3 +39,10 @@ def test_label_palette_puts_the_dataset_colours_first():
     assert voc[3:6] == [128, 0, 0] and voc[6:9] == [0, 128, 0]  # VOC's aeroplane, bicycle
     with pytest.raises(ValueError, match='256 colours'):
         flat_palette([[0, 0, 0]] * 300)
+
+
+def test_voc_colormap_returns_new_lists_each_call():
+    first = voc_colormap(4)
+    first[1][0] = 7
+    first.append([1, 2, 3])
+    assert voc_colormap(4) == [[0, 0, 0], [128, 0, 0], [0, 128, 0], [128, 128, 0]]

@@ -13,11 +13,22 @@ once (2 per multiply-add; the auxiliary head is part of the training step), and 
 dense matmul peak of the same dtype and thread count is measured in the same run,
 so each GFLOP/s figure is also a fraction of the machine's limit. SyncBN becomes BN
 and no pretrained weights are fetched. See docs/benchmark.md.
+
+``--sweep`` measures cost as the work grows, in one run: inference of 256x256, 480x480,
+512x1024 and 1024x2048 images in whole and slide mode, and training steps of batch 1, 2
+and 4, with seconds per image and per megapixel, peak memory and the slide overhead;
+``--plot`` draws time and memory against pixels, ``--markdown`` writes the table::
+
+    python tools/analysis_tools/benchmark.py configs/fcn/fcn_r50-d8_480x480_voc.py \
+        --sweep --amp --channels-last --out sweep.json --plot sweep.png --markdown sweep.md
 """
 import argparse
 import json
 
-from fcn_mm.analysis.benchmark import DEFAULT_PEAK_SIZES, format_report, run_benchmark
+from fcn_mm.analysis.benchmark import (DEFAULT_PEAK_SIZES, DEFAULT_SWEEP_SHAPES,
+                                       DEFAULT_SWEEP_TRAIN_BATCHES, format_report,
+                                       format_sweep, parse_shape, plot_sweep,
+                                       run_benchmark, run_sweep, sweep_markdown)
 from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 
@@ -34,8 +45,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--train-batch', type=int,
                         help='images per training step (default: --batch)')
     parser.add_argument('--mode', choices=['infer', 'train', 'both'], default='both')
-    parser.add_argument('--repeat', type=int, default=5, help='timed steps per mode')
-    parser.add_argument('--warmup', type=int, default=2, help='untimed steps first')
+    parser.add_argument('--repeat', type=int,
+                        help='timed steps per mode (default 5; 3 per point of --sweep)')
+    parser.add_argument('--warmup', type=int,
+                        help='untimed steps first (default 2; 1 per point of --sweep)')
     parser.add_argument('--amp', action='store_true', default=None,
                         help='autocast: bf16 on CPU (native bf16 needed), fp16 on CUDA')
     parser.add_argument('--channels-last', action='store_true', default=None,
@@ -47,21 +60,68 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--peak-sizes', type=int, nargs='*', default=list(DEFAULT_PEAK_SIZES),
                         help='square matmul sizes of the peak measurement (none: skip it)')
     parser.add_argument('--out', metavar='JSON', help='also write the results as JSON')
+    sweep = parser.add_argument_group('sweep (cost against image size and batch)')
+    sweep.add_argument('--sweep', action='store_true',
+                       help='inference whole + slide over --sweep-shapes and training steps '
+                       'over --sweep-train-batches (instead of --mode)')
+    sweep.add_argument('--sweep-shapes', type=parse_shape, nargs='+', metavar='HxW',
+                       default=list(DEFAULT_SWEEP_SHAPES),
+                       help='inference image sizes (default: 256x256 480x480 512x1024 '
+                       '1024x2048)')
+    sweep.add_argument('--sweep-train-batches', type=int, nargs='*', metavar='N',
+                       default=list(DEFAULT_SWEEP_TRAIN_BATCHES),
+                       help='training batch sizes (default: 1 2 4; none: no training)')
+    sweep.add_argument('--slide-crop', type=int, nargs=2, metavar=('H', 'W'),
+                       help="slide window (default: the config's slide test_cfg, else "
+                       'its crop size)')
+    sweep.add_argument('--slide-stride', type=int, nargs=2, metavar=('H', 'W'),
+                       help="slide step (default: the config's, else 2/3 of the window)")
+    sweep.add_argument('--windows-per-forward', type=int, metavar='N',
+                       help='slide windows per network forward (test_cfg key)')
+    sweep.add_argument('--plot', metavar='PNG', help='draw time and memory against pixels')
+    sweep.add_argument('--markdown', metavar='MD', help='write the table as Markdown')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. model.decode_head.num_classes=6')
     return parser.parse_args(argv)
 
 
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    modes = ('infer', 'train') if args.mode == 'both' else (args.mode,)
-    report = run_benchmark(
-        args.config, args.checkpoint, modes=modes, shape=args.shape,
-        train_shape=args.train_shape, batch=args.batch, train_batch=args.train_batch,
-        warmup=args.warmup, repeat=args.repeat, amp=args.amp,
+def _sweep(args: argparse.Namespace) -> dict:
+    report = run_sweep(
+        args.config, args.checkpoint, shapes=args.sweep_shapes,
+        train_batches=args.sweep_train_batches, train_shape=args.train_shape,
+        slide_crop=args.slide_crop, slide_stride=args.slide_stride,
+        windows_per_forward=args.windows_per_forward,
+        warmup=1 if args.warmup is None else args.warmup,
+        repeat=3 if args.repeat is None else args.repeat, amp=args.amp,
         channels_last=args.channels_last, compile=args.compile, device=args.device,
         threads=args.threads, cfg_options=args.cfg_options, peak_sizes=args.peak_sizes)
-    print(format_report(report), flush=True)
+    print(format_sweep(report), flush=True)
+    if args.plot:
+        print(f'plot written to {plot_sweep(report, args.plot)}')
+    if args.markdown:
+        with open(args.markdown, 'w', encoding='utf-8') as f:
+            f.write(sweep_markdown(report))
+        print(f'Markdown table written to {args.markdown}')
+    return report
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    if args.sweep:
+        report = _sweep(args)
+    else:
+        if args.plot or args.markdown:
+            raise SystemExit('--plot and --markdown draw a --sweep; add --sweep')
+        modes = ('infer', 'train') if args.mode == 'both' else (args.mode,)
+        report = run_benchmark(
+            args.config, args.checkpoint, modes=modes, shape=args.shape,
+            train_shape=args.train_shape, batch=args.batch, train_batch=args.train_batch,
+            warmup=2 if args.warmup is None else args.warmup,
+            repeat=5 if args.repeat is None else args.repeat, amp=args.amp,
+            channels_last=args.channels_last, compile=args.compile, device=args.device,
+            threads=args.threads, cfg_options=args.cfg_options,
+            peak_sizes=args.peak_sizes)
+        print(format_report(report), flush=True)
     if args.out:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(report, f, indent=2)

@@ -1,7 +1,9 @@
 """Train a config in float32 and with ``--amp`` for several seeds; compare the final mIoU.
 
 One training run per (seed, precision), each ``tools/train.py CONFIG [--amp]
---cfg-options randomness.seed=SEED`` in its own process, one after the other. The last
+--cfg-options randomness.seed=SEED`` in its own process, one after the other (for a
+config that already trains with ``AmpOptimWrapper``, such as the demo, the float32 run
+adds ``optim_wrapper.dtype=float32``: the same wrapper without autocast). The last
 validation of every run is read from its scalar log and printed as a table with the mean,
 the sample standard deviation and the mean gap (amp minus float32)::
 
@@ -94,13 +96,20 @@ def final_metric(folder: str, metric: str, max_iters: Optional[int] = None
 
 
 def train_command(config: str, folder: str, seed: int, precision: str,
-                  cfg_options: Sequence[str]) -> List[str]:
-    """The ``tools/train.py`` command line of one run."""
+                  cfg_options: Sequence[str], config_amp: bool = False) -> List[str]:
+    """The ``tools/train.py`` command line of one run.
+
+    ``config_amp``: the config itself trains with ``AmpOptimWrapper``; its float32
+    run then sets ``optim_wrapper.dtype=float32`` (no autocast).
+    """
     command = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
                '--work-dir', folder]
+    options = [f'randomness.seed={seed}']
     if precision == 'amp':
         command.append('--amp')
-    return command + ['--cfg-options', f'randomness.seed={seed}', *cfg_options]
+    elif config_amp:
+        options.append('optim_wrapper.dtype=float32')
+    return command + ['--cfg-options', *options, *cfg_options]
 
 
 def summarize(results: Sequence[RunResult], metric: str) -> Dict[str, float]:
@@ -140,15 +149,17 @@ def format_table(results: Sequence[RunResult], metric: str) -> str:
     return '\n'.join(lines)
 
 
-def _max_iters(config: str, cfg_options: Sequence[str]) -> Optional[int]:
-    """``train_cfg.max_iters`` of the config after the options (None if not set)."""
+def _config_facts(config: str, cfg_options: Sequence[str]) -> Tuple[Optional[int], bool]:
+    """``train_cfg.max_iters`` (None if not set) and whether the config trains with
+    ``AmpOptimWrapper``, after the options."""
     from fcn_mm.utils.cfg_options import CfgOptionsAction
     from fcn_mm.utils.config_check import load_config
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, default={})
     options = parser.parse_args(['--cfg-options', *cfg_options] if cfg_options else [])
     cfg = load_config(config, cfg_options=options.cfg_options)
-    return cfg.get('train_cfg', {}).get('max_iters')
+    wrapper = cfg.get('optim_wrapper') or {}
+    return cfg.get('train_cfg', {}).get('max_iters'), wrapper.get('type') == 'AmpOptimWrapper'
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -157,7 +168,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise SystemExit(f'compare_amp_training: config file "{args.config}" does not exist')
     name = osp.splitext(osp.basename(args.config))[0]
     work_dir = args.work_dir or osp.join('work_dirs', 'amp_check', name)
-    max_iters = _max_iters(args.config, args.cfg_options)
+    max_iters, config_amp = _config_facts(args.config, args.cfg_options)
     env = dict(os.environ)
     if args.threads is not None:
         env['OMP_NUM_THREADS'] = str(args.threads)
@@ -168,7 +179,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             found = None if args.retrain else final_metric(folder, args.metric, max_iters)
             if found is None:
                 command = train_command(args.config, folder, seed, precision,
-                                        args.cfg_options)
+                                        args.cfg_options, config_amp)
                 print(f'training {precision} seed {seed}: {" ".join(command)}', flush=True)
                 proc = subprocess.run(command, cwd=os.getcwd(), env=env)
                 if proc.returncode != 0:

@@ -157,7 +157,9 @@ def run_mode(spec: Dict[str, Any]) -> Dict[str, Any]:
     Returns:
         dict: the spec's settings, ``dtype``, ``flops`` of one step, the timings of
         :func:`time_runs`, ``peak_mem_mb`` / ``mem_kind``, ``rss_before_mb`` (the
-        process's peak before the first step: interpreter, libraries, model) and
+        process's peak before the first step: interpreter, libraries, model),
+        ``mem_before_mb`` (the same on CPU; on CUDA the memory allocated before the
+        first step, on the scale of ``peak_mem_mb``) and
         ``load_before`` / ``load_after`` (1-minute load average).
     """
     _check_spec(spec)
@@ -180,6 +182,8 @@ def run_mode(spec: Dict[str, Any]) -> Dict[str, Any]:
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
     rss_before = peak_memory_mb(torch.device('cpu'))['peak_mem_mb']
+    mem_before = (torch.cuda.memory_allocated(device) / 2 ** 20 if device.type == 'cuda'
+                  else rss_before)
     load_before = os.getloadavg()[0]
     _, flops = count_flops(step)
     apply_speed_options(model, compile=opts.compile)
@@ -189,7 +193,8 @@ def run_mode(spec: Dict[str, Any]) -> Dict[str, Any]:
                   dtype=str(dtype).replace('torch.', ''), amp=opts.amp,
                   channels_last=opts.channels_last, compile=opts.compile,
                   warmup=int(spec.get('warmup', 2)), repeat=int(spec.get('repeat', 5)),
-                  flops=flops, rss_before_mb=rss_before, load_before=load_before,
+                  flops=flops, rss_before_mb=rss_before, mem_before_mb=mem_before,
+                  load_before=load_before,
                   load_after=os.getloadavg()[0])
     result.update(timing)
     result.update(peak_memory_mb(device))

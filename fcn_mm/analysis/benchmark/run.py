@@ -21,14 +21,14 @@ from fcn_mm.utils.device import cpu_supports_bf16, default_device
 from .measure import MODES, run_mode
 from .peak import DEFAULT_PEAK_SIZES, matmul_peak
 
-__all__ = ['run_benchmark', 'add_rates', 'machine_info']
+__all__ = ['run_benchmark', 'run_isolated', 'add_rates', 'machine_info']
 
 # environment variables that change CPU speed; recorded with every run
 _ENV_KEYS = ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME',
              'MKL_NUM_THREADS', 'ONEDNN_MAX_CPU_ISA', 'DNNL_MAX_CPU_ISA', 'CUDA_VISIBLE_DEVICES')
 
 
-def _run_isolated(spec: Dict[str, Any]) -> Dict[str, Any]:
+def run_isolated(spec: Dict[str, Any]) -> Dict[str, Any]:
     """Run one mode in a child process (stderr and stdout pass through)."""
     with tempfile.TemporaryDirectory(prefix='fcn_mm_bench_') as tmp:
         spec_path, out_path = os.path.join(tmp, 'spec.json'), os.path.join(tmp, 'out.json')
@@ -144,7 +144,7 @@ def run_benchmark(config: str, checkpoint: Optional[str] = None, *,
     for mode in modes:
         spec = (_spec(config, mode, shape, batch, common) if mode == 'infer' else
                 _spec(config, mode, train_shape, train_batch or batch, common))
-        report['results'][mode] = _run_isolated(spec) if isolate else run_mode(spec)
+        report['results'][mode] = run_isolated(spec) if isolate else run_mode(spec)
     for result in report['results'].values():
         dtype = result['dtype']
         if peak_sizes and dtype not in report['peaks']:

@@ -5,7 +5,9 @@ mmengine's ``AmpOptimWrapper`` asserts a CUDA-like device. This one asks
 
 - CUDA: ``torch.autocast('cuda', float16)`` with a ``GradScaler`` (dynamic, static or
   configured by a dict through ``loss_scale``);
-- CPU: ``torch.autocast('cpu', bfloat16)`` without a scaler (bf16 has fp32's range).
+- CPU: ``torch.autocast('cpu', bfloat16)`` without a scaler (bf16 has fp32's range);
+  with ``native_bf16_only=True``, float32 (no autocast) on a CPU without native bf16
+  instructions, where bf16 is emulated and slower than float32.
 
 An explicit ``dtype='float16'`` gets a GradScaler on either device.
 
@@ -14,6 +16,7 @@ Configs use it under mmengine's name, e.g.
 ``tools/train.py --amp`` (and the benchmark's ``--amp``) switch any config to it with
 :func:`enable_amp`.
 """
+import logging
 from contextlib import contextmanager
 from typing import Any, Iterator, Optional, Union
 
@@ -22,7 +25,7 @@ import torch.nn as nn
 from mmengine.logging import print_log
 
 from fcn_mm.registry import OPTIM_WRAPPERS
-from fcn_mm.utils.device import amp_policy
+from fcn_mm.utils.device import amp_policy, cpu_supports_bf16
 from .optim_wrapper import OptimWrapper
 
 __all__ = ['AmpOptimWrapper', 'enable_amp', 'amp_summary']
@@ -85,10 +88,15 @@ class AmpOptimWrapper(OptimWrapper):
             fp16 (the CUDA default); ignored for bf16.
             Defaults to ``'dynamic'``.
         dtype (str | torch.dtype, optional): autocast dtype; one of ``'float16'``,
-            ``'bfloat16'``, ``'float32'``, ``'float64'``. Defaults to None: the
-            device's policy (fp16 on CUDA, bf16 on CPU).
+            ``'bfloat16'``, ``'float32'``, ``'float64'`` (the last two: no autocast,
+            full precision). Defaults to None: the device's policy (fp16 on CUDA,
+            bf16 on CPU).
         device (str, optional): the device the model trains on. Defaults to None:
             :func:`fcn_mm.utils.device.default_device`, where the Runner puts it.
+        native_bf16_only (bool): on a CPU without native bf16 instructions
+            (AVX512-BF16 or AMX), train in float32 instead of emulated bf16 (and say
+            so in the log). For configs that want bf16's speed where the CPU has it
+            and float32's speed elsewhere. Defaults to False.
         **kwargs: passed to :class:`OptimWrapper` (``optimizer``, ``clip_grad``,
             ``accumulative_counts``).
     """
@@ -97,12 +105,24 @@ class AmpOptimWrapper(OptimWrapper):
                  loss_scale: Union[str, float, dict] = 'dynamic',
                  dtype: Union[str, torch.dtype, None] = None,
                  device: Optional[str] = None,
+                 native_bf16_only: bool = False,
                  **kwargs) -> None:
         super().__init__(**kwargs)
         _check_loss_scale(loss_scale)
+        if not isinstance(native_bf16_only, bool):
+            raise TypeError('optim_wrapper.native_bf16_only must be True or False, got '
+                            f'{native_bf16_only!r}')
         policy = amp_policy(device)
         self.device_type = policy.device_type
         self.cast_dtype = _resolve_dtype(dtype, policy.dtype)
+        # float32 / float64: a full-precision run of an AMP config (no autocast)
+        self.autocast_enabled = self.cast_dtype in (torch.float16, torch.bfloat16)
+        if (native_bf16_only and self.device_type == 'cpu'
+                and self.cast_dtype == torch.bfloat16 and not cpu_supports_bf16()):
+            self.cast_dtype, self.autocast_enabled = torch.float32, False
+            print_log('AmpOptimWrapper: this CPU has no native bf16 (AVX512-BF16 or AMX) '
+                      'and native_bf16_only=True: training in float32', logger='current',
+                      level=logging.WARNING)
         self._scale_update_param: Optional[float] = None
         self.loss_scaler: Optional[torch.amp.GradScaler] = None
         # fp16 (the CUDA policy, or asked for explicitly) needs loss scaling
@@ -176,7 +196,8 @@ class AmpOptimWrapper(OptimWrapper):
             model (nn.Module): the model being trained.
         """
         with super().optim_context(model), torch.autocast(
-                device_type=self.device_type, dtype=self.cast_dtype):
+                device_type=self.device_type, dtype=self.cast_dtype,
+                enabled=self.autocast_enabled):
             yield
 
 
@@ -198,6 +219,8 @@ def amp_summary(wrapper: 'AmpOptimWrapper') -> str:
         scaling = f'dynamic loss scaling (initial scale {wrapper.loss_scaler.get_scale():g})'
     accumulate = (f', gradients accumulated over {wrapper._accumulative_counts} iterations'
                   if wrapper._accumulative_counts > 1 else '')
+    if not wrapper.autocast_enabled:
+        return f'{dtype} without autocast on {wrapper.device_type}, {scaling}{accumulate}'
     return f'{dtype} autocast on {wrapper.device_type}, {scaling}{accumulate}'
 
 

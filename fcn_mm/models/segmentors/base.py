@@ -1,4 +1,5 @@
 """BaseSegmentor: mode dispatch and post-processing shared by segmentors."""
+import warnings
 from abc import ABCMeta, abstractmethod
 from typing import Dict, List, Tuple
 
@@ -81,6 +82,8 @@ class BaseSegmentor(BaseModel, metaclass=ABCMeta):
         Returns:
             dict | list[SegDataSample] | Tensor: as described for ``mode``.
         """
+        if mode != 'loss' and self.training and not torch.is_grad_enabled():
+            self._warn_training_mode_inference(mode)
         if mode == 'loss':
             if data_samples is None:
                 raise ValueError("mode='loss' needs data_samples with gt_sem_seg")
@@ -90,6 +93,18 @@ class BaseSegmentor(BaseModel, metaclass=ABCMeta):
         if mode == 'tensor':
             return self._forward(inputs, data_samples)
         raise ValueError(f'Invalid mode {mode!r}: expected one of {_MODES}')
+
+    def _warn_training_mode_inference(self, mode: str) -> None:
+        """Warn once per model: inference under ``no_grad`` while in training mode."""
+        if self.__dict__.get('_warned_training_mode', False):
+            return
+        self.__dict__['_warned_training_mode'] = True
+        warnings.warn(
+            f"{type(self).__name__}.forward(mode={mode!r}) under torch.no_grad() while the "
+            'model is in training mode: batch norm uses the statistics of this batch (and '
+            'updates its running statistics) and dropout is active, which is slower than '
+            'inference and gives other results. Call model.eval() first (init_model, '
+            'tools/test.py and benchmark.py do).', stacklevel=3)
 
     def postprocess_result(self, seg_logits: torch.Tensor,
                            data_samples: OptSampleList = None) -> SampleList:
@@ -142,6 +157,9 @@ class BaseSegmentor(BaseModel, metaclass=ABCMeta):
                 raise ValueError("flip_direction must be 'horizontal' or 'vertical' for a "
                                  f'flipped image, got {direction!r}')
             logits = logits.flip(dims=(3,) if direction == 'horizontal' else (2,))
-        logits = resize(logits, size=tuple(meta['ori_shape'][:2]), mode='bilinear',
-                        align_corners=self.align_corners, warning=False)
+        size = tuple(int(s) for s in meta['ori_shape'][:2])
+        if tuple(logits.shape[2:]) != size:
+            # a bilinear resize to the same size is the identity: skip it
+            logits = resize(logits, size=size, mode='bilinear',
+                            align_corners=self.align_corners, warning=False)
         return logits.squeeze(0)

@@ -73,6 +73,41 @@ def test_postprocess_crops_padding_unflips_and_resizes_to_ori_shape(tiny_fcn_cfg
     torch.testing.assert_close(only.seg_logits.data, logits[0])
 
 
+
+@pytest.mark.parametrize('align_corners', [False, True])
+def test_postprocess_at_the_original_size_equals_a_same_size_resize(tiny_fcn_cfg, make_sample,
+                                                                   align_corners):
+    """The same-size resize is skipped: the result is what the resize would give."""
+    model = MODELS.build(tiny_fcn_cfg(num_classes=3))
+    model.align_corners = align_corners
+    logits = torch.randn(2, 3, 9, 13)
+    samples = [make_sample(ori_shape=(9, 13)), make_sample(ori_shape=(7, 13),
+                                                           padding_size=(0, 0, 0, 2))]
+    out = model.postprocess_result(logits, samples)
+    for i, size in ((0, 9), (1, 7)):
+        resized = F.interpolate(logits[i:i + 1, :, :size], size=(size, 13), mode='bilinear',
+                                align_corners=align_corners)[0]
+        assert torch.equal(out[i].seg_logits.data, resized)
+        assert torch.equal(out[i].pred_sem_seg.data[0], resized.argmax(0))
+
+
+def test_inference_in_training_mode_warns_once(tiny_fcn_cfg, recwarn):
+    model = MODELS.build(tiny_fcn_cfg())  # a freshly built module is in training mode
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        with pytest.warns(UserWarning, match=r"forward\(mode='tensor'\) under torch.no_grad"
+                          r"\(\) while the model is in training mode.*Call model.eval\(\)"):
+            train_logits = model(x, mode='tensor')
+        model(x, mode='tensor')
+        model.eval()
+        eval_logits = model(x, mode='tensor')
+    assert not [w for w in recwarn if 'training mode' in str(w.message)]
+    # the warning is about real differences: batch statistics instead of running ones
+    assert not torch.allclose(train_logits, eval_logits)
+    model.train()
+    model(x, mode='tensor').sum().backward()  # training with gradients: no warning
+    assert not [w for w in recwarn if 'training mode' in str(w.message)]
+
 def test_pretrained_is_passed_to_the_backbone(tiny_fcn_cfg):
     cfg = tiny_fcn_cfg()
     cfg['pretrained'] = 'open-mmlab://resnet18_v1c'
