@@ -1,4 +1,5 @@
-"""Install fcn_mm: ``pip install -e .`` (add ``[tests]`` for the test suite).
+"""Install fcn_mm: ``pip install -e .`` (add ``[tests]`` for the test suite, ``[deploy]``
+for ONNX export and ONNX Runtime).
 
 Every dependency is a pure-Python or prebuilt wheel: nothing is compiled. ``mmcv-lite``
 provides ``import mmcv`` without compiled ops (FCN needs none).
@@ -29,7 +30,9 @@ INSTALL_REQUIRES = [
     'scipy',
     'matplotlib',
 ]
-TESTS_REQUIRE = ['pytest', 'pytest-timeout']
+# ONNX export (torch.onnx's dynamo exporter needs onnxscript) and ONNX Runtime
+DEPLOY_REQUIRE = ['onnx>=1.16', 'onnxruntime>=1.17', 'onnxscript>=0.3']
+TESTS_REQUIRE = ['pytest', 'pytest-timeout'] + DEPLOY_REQUIRE
 
 setup(
     name='fcn_mm',
@@ -40,7 +43,7 @@ setup(
     packages=find_packages(include=['fcn_mm', 'fcn_mm.*']),
     python_requires='>=3.9',
     install_requires=INSTALL_REQUIRES,
-    extras_require={'tests': TESTS_REQUIRE},
+    extras_require={'tests': TESTS_REQUIRE, 'deploy': DEPLOY_REQUIRE},
     license='Apache-2.0',
     zip_safe=False,
 )

@@ -57,7 +57,7 @@ FUNCTIONS = _child('function', MMENGINE_FUNCTIONS, ENGINE)
 STRATEGIES = _child('strategy', MMENGINE_STRATEGIES, ENGINE)
 INFERENCERS = _child('inferencer', MMENGINE_INFERENCERS, ['fcn_mm.apis'])
 
-MODELS = _child('model', MMENGINE_MODELS, ['fcn_mm.models'])
+MODELS = _child('model', MMENGINE_MODELS, ['fcn_mm.models', 'fcn_mm.deploy'])
 WEIGHT_INITIALIZERS = _child('weight initializer', MMENGINE_WEIGHT_INITIALIZERS,
                              ['fcn_mm.models'])
 TASK_UTILS = _child('task util', MMENGINE_TASK_UTILS, ['fcn_mm.models'])
