@@ -1,5 +1,5 @@
 """Shared pytest setup: fcn_mm's default scope, a guard against registry fallbacks,
-one-thread and no-network fixtures."""
+one-thread and no-network fixtures, and the opt-in ``slow`` tier (``--run-slow``)."""
 import logging
 import os
 import socket
@@ -9,6 +9,24 @@ import torch
 
 # Keep each test process to the machine's share of threads; tests are small.
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+
+
+def pytest_addoption(parser):
+    parser.addoption('--run-slow', action='store_true',
+                     help='also run the tests marked slow (minutes of CPU each)')
+
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'slow: a long check, run only with --run-slow')
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption('--run-slow'):
+        return
+    opt_in = pytest.mark.skip(reason='slow tier: run with --run-slow')
+    for item in items:
+        if 'slow' in item.keywords:
+            item.add_marker(opt_in)
 
 
 @pytest.fixture(autouse=True, scope='session')

@@ -61,7 +61,10 @@ def _first_line(error: BaseException) -> str:
     text = ' '.join(str(error).split())
     summary = re.search(r'Exception summary (.*?)(?: \(Refer to|$)', text)
     text = summary.group(1) if summary else text
-    return text[:400] + (' ...' if len(text) > 400 else '')
+    sentence = re.match(r'(.{20,300}?[.!])(?:\s|$)', text)
+    if sentence:
+        return sentence.group(1)
+    return text[:300] + (' ...' if len(text) > 300 else '')
 
 
 def _error_chain(error: BaseException) -> str:
@@ -91,7 +94,9 @@ def _capture(graph: InferenceGraph, example: torch.Tensor, dynamic: bool,
         hint = ('; a dynamic export needs shape arithmetic torch can follow: drop --dynamic '
                 'to export one shape' if dynamic and 'onstraint' in str(error) else '')
         raise ExportError(f'cannot export {what} to ONNX: torch.export fails in {where}: '
-                          f'{_first_line(error)}{hint}') from error
+                          f'{_first_line(error)} (Python branches on tensor values, '
+                          '.item() or numpy inside forward cannot be traced: rewrite them '
+                          f'with tensor ops){hint}') from error
 
 
 def _node_module(node: torch.fx.Node) -> Optional[str]:
