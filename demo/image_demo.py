@@ -5,6 +5,9 @@ Example::
     python demo/image_demo.py data/demo/JPEGImages/val_0000.jpg \
         configs/fcn/fcn_r18-d8_demo.py work_dirs/fcn_r18-d8_demo/iter_1600.pth \
         --out-file result.png
+
+An exported model (``tools/deployment/pytorch2onnx.py``) runs with ONNX Runtime when
+CHECKPOINT is its ``.onnx`` file.
 """
 from argparse import ArgumentParser
 
@@ -16,7 +19,8 @@ def parse_args():
     parser = ArgumentParser(description='Segment an image with a fcn_mm model')
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint',
+                        help='checkpoint file, or an exported .onnx file (ONNX Runtime)')
     parser.add_argument('--out-file', default=None,
                         help='write the drawing here (else it is shown in a window)')
     parser.add_argument('--device', default=default_device(),

@@ -13,6 +13,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
 
+from fcn_mm.deploy import onnxruntime_model_cfg
 from fcn_mm.engine.runner.distributed import convert_syncbn_cfg
 from fcn_mm.registry import DATASETS, MODELS
 from fcn_mm.structures import SegDataSample
@@ -73,9 +74,14 @@ def init_model(config: Union[str, Path, Config],
     config is checked (:func:`fcn_mm.utils.config_check.check_config`), and
     ``SyncBN`` becomes ``BN`` (with a warning) unless SyncBN can run here.
 
+    An exported ``.onnx`` file as ``checkpoint`` gives an ``ONNXRuntimeSegmentor``
+    (fcn_mm.deploy) that :func:`inference_model` runs the same way; its class names and
+    palette come from the file.
+
     Args:
         config (str | Path | Config): config file or object (not modified).
-        checkpoint (str, optional): checkpoint file; None keeps random weights.
+        checkpoint (str, optional): checkpoint file (``.pth``), or an ``.onnx`` file
+            from ``tools/deployment/pytorch2onnx.py``; None keeps random weights.
         device (str): e.g. ``'cpu'``, ``'cuda:0'``. Defaults to ``'cpu'``.
         cfg_options (dict, optional): overrides merged into the config, as
             ``--cfg-options`` (e.g. ``{'model.decode_head.num_classes': 6}``).
@@ -98,10 +104,14 @@ def init_model(config: Union[str, Path, Config],
         if changed:
             warnings.warn(f'SyncBN needs CUDA and several processes; using BN instead at '
                           f'{", ".join(changed)}')
-    model = MODELS.build(config.model)
     dataset_meta = None
-    if checkpoint is not None:
-        dataset_meta = _load_weights(model, checkpoint)
+    if checkpoint is not None and str(checkpoint).endswith('.onnx'):
+        model = MODELS.build(onnxruntime_model_cfg(config.model, str(checkpoint), device))
+        dataset_meta = model.dataset_meta_from_file
+    else:
+        model = MODELS.build(config.model)
+        if checkpoint is not None:
+            dataset_meta = _load_weights(model, checkpoint)
     if dataset_meta is None:
         dataset_meta = _config_dataset_meta(config)
     if dataset_meta is None:

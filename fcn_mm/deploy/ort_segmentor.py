@@ -63,8 +63,10 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         onnx_file (str): the exported model.
         test_cfg (dict, optional): the PyTorch model's ``test_cfg``: ``mode='whole'``
             or ``'slide'`` with ``crop_size`` and ``stride``.
-        pad_cfg (dict, optional): the ``test_cfg`` of the PyTorch model's data
-            preprocessor: ``size`` or ``size_divisor`` to pad test batches to.
+        data_preprocessor (dict, optional): the PyTorch model's ``SegDataPreProcessor``
+            config (mmengine's Runner passes the config's one along). Only its
+            ``test_cfg`` (``size`` or ``size_divisor`` to pad test batches to) is used:
+            colour conversion and mean/std are inside the graph.
         device (str): ``'cpu'`` or ``'cuda[:i]'`` (ONNX Runtime's CUDA provider when
             installed). Defaults to ``'cpu'``.
         num_threads (int, optional): ONNX Runtime intra-op threads; None uses
@@ -73,12 +75,12 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
     """
 
     def __init__(self, onnx_file: str, test_cfg: OptConfigType = None,
-                 pad_cfg: OptConfigType = None, device: str = 'cpu',
+                 data_preprocessor: OptConfigType = None, device: str = 'cpu',
                  num_threads: Optional[int] = None, init_cfg: OptConfigType = None):
         super().__init__(data_preprocessor=BaseDataPreprocessor(), init_cfg=init_cfg)
         self.onnx_file = str(onnx_file)
         self.test_cfg = _check_test_cfg(dict(test_cfg or dict(mode='whole')))
-        self.pad_cfg = dict(pad_cfg or {})
+        self.pad_cfg = dict((data_preprocessor or {}).get('test_cfg') or {})
         threads = torch.get_num_threads() if num_threads is None else num_threads
         self.session = create_session(self.onnx_file, providers_for_device(device), threads)
         self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map)
@@ -258,7 +260,6 @@ def onnxruntime_model_cfg(model_cfg: dict, onnx_file: str, device: str = 'cpu') 
     if not str(onnx_file).endswith('.onnx'):
         raise ValueError(f'the onnxruntime backend runs an exported .onnx file, got '
                          f'{onnx_file!r} (export it with tools/deployment/pytorch2onnx.py)')
-    preprocessor = model_cfg.get('data_preprocessor') or {}
     return dict(type='ONNXRuntimeSegmentor', onnx_file=str(onnx_file),
-                test_cfg=model_cfg.get('test_cfg'), pad_cfg=preprocessor.get('test_cfg'),
-                device=device)
+                test_cfg=model_cfg.get('test_cfg'),
+                data_preprocessor=model_cfg.get('data_preprocessor'), device=device)

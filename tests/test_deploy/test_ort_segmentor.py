@@ -51,7 +51,9 @@ def pytorch_model(demo_model):
 
 def test_whole_mode_pads_like_the_preprocessor(pytorch_model, demo_onnx):
     pytorch_model.data_preprocessor.test_cfg = dict(size_divisor=32)
-    segmentor = ONNXRuntimeSegmentor(demo_onnx[0], pad_cfg=dict(size_divisor=32))
+    segmentor = ONNXRuntimeSegmentor(
+        demo_onnx[0], data_preprocessor=dict(type='SegDataPreProcessor',
+                                             test_cfg=dict(size_divisor=32)))
     data = _batch([(97, 131), (97, 131)], [(120, 150), (97, 131)])
     ref, out = _run(pytorch_model, data), _run(segmentor, data)
     assert [tuple(s.seg_logits.shape) for s in out] == [(120, 150), (97, 131)]
@@ -103,7 +105,8 @@ def test_model_config_from_the_pytorch_config(demo_model):
     model_cfg.data_preprocessor.test_cfg = dict(size_divisor=16)
     cfg = onnxruntime_model_cfg(model_cfg, 'm.onnx')
     assert cfg == dict(type='ONNXRuntimeSegmentor', onnx_file='m.onnx', test_cfg=SLIDE,
-                       pad_cfg=dict(size_divisor=16), device='cpu')
+                       data_preprocessor=model_cfg.data_preprocessor, device='cpu')
+    assert cfg['data_preprocessor']['test_cfg'] == dict(size_divisor=16)
     with pytest.raises(ValueError, match=r"runs an exported \.onnx file, got 'm\.pth'"):
         onnxruntime_model_cfg(model_cfg, 'm.pth')
 
