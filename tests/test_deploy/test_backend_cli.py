@@ -1,6 +1,7 @@
 """The command lines on a short training run's checkpoint: export with --verify, then
 tools/test.py with --backend pytorch and onnxruntime (same table, mIoU within 0.05), and
 demo/image_demo.py / inference_model with the .onnx file."""
+import argparse
 import json
 import os
 import os.path as osp
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 from deploy_helpers import DEMO_CONFIG, REPO
+from mmengine.config import DictAction
 
 from fcn_mm.apis import inference_model, init_model
 
@@ -126,3 +128,22 @@ def test_inference_api_and_image_demo_take_the_onnx_file(trained, tmp_path, monk
     drawing = cv2.imread(out_file)
     assert drawing is not None and drawing.shape == (64, 128, 3)
     assert not np.array_equal(drawing[:, :64], drawing[:, 64:])  # image | prediction
+
+
+def test_test_setup_swaps_the_model_for_the_onnx_file(trained, tmp_path):
+    from fcn_mm.engine.runner.test_setup import setup_test_config
+    parser = argparse.ArgumentParser()
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    options = parser.parse_args(['--cfg-options'] + trained['options']).cfg_options
+    cfg = setup_test_config(DEMO_CONFIG, trained['onnx'], cfg_options=options,
+                            work_dir=str(tmp_path), backend='onnxruntime')
+    assert cfg.model.type == 'ONNXRuntimeSegmentor' and cfg.model.onnx_file == trained['onnx']
+    assert cfg.model.test_cfg == dict(mode='whole') and cfg.load_from is None
+    assert cfg.test_dataloader.dataset.pipeline[1].type == 'Resize'  # the pipeline stays
+    with pytest.raises(ValueError, match=r"runs in one process .* use --launcher none, "
+                                         r"not 'pytorch'"):
+        setup_test_config(DEMO_CONFIG, trained['onnx'], backend='onnxruntime',
+                          launcher='pytorch')
+    with pytest.raises(ValueError, match=r"--backend must be one of \('pytorch', "
+                                         r"'onnxruntime'\), got 'tensorrt'"):
+        setup_test_config(DEMO_CONFIG, trained['onnx'], backend='tensorrt')

@@ -124,6 +124,9 @@ def setup_test_config(config: str, checkpoint: str, *,
     """
     if backend not in BACKENDS:
         raise ValueError(f'--backend must be one of {BACKENDS}, got {backend!r}')
+    if backend == 'onnxruntime' and launcher != 'none':
+        raise ValueError(f'--backend onnxruntime runs in one process (ONNX Runtime has no '
+                         f'distributed wrapper); use --launcher none, not {launcher!r}')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint}: no such file')
     cfg = load_run_config(config, cfg_options)
