@@ -81,7 +81,8 @@ class InferenceGraph(nn.Module):
         head = segmentor.decode_head
         self.align_corners = bool(head.align_corners)
         self.out_channels = int(head.out_channels)
-        self.threshold = float(head.threshold) if head.threshold is not None else 0.3
+        # set for binary heads (out_channels == 1) only, as in BaseDecodeHead
+        self.threshold = float(head.threshold) if head.threshold is not None else None
         self.with_argmax = with_argmax
 
     @property

@@ -36,7 +36,7 @@ class HeadSettings(NamedTuple):
     out_channels: int
     num_classes: int
     align_corners: bool
-    threshold: float
+    threshold: Optional[float]
 
 
 def _check_test_cfg(test_cfg: dict) -> dict:
@@ -91,8 +91,10 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         self.input_shape = list(inputs[0].shape)
         meta = self.metadata
         self.align_corners = bool(meta['align_corners'])
+        threshold = meta.get('threshold')
         self._head = HeadSettings(int(meta['out_channels']), len(meta['classes']),
-                                  self.align_corners, float(meta['threshold']))
+                                  self.align_corners,
+                                  None if threshold is None else float(threshold))
         self.num_classes, self.out_channels = self._head.num_classes, self._head.out_channels
         self.register_buffer('pad_value', torch.tensor(meta['pad_value'],
                                                        dtype=torch.float32).view(3, 1, 1),

@@ -6,6 +6,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
+from mmengine.config import Config
 from torch import nn
 
 from fcn_mm.registry import DATASETS
@@ -132,7 +133,7 @@ def synthetic_image(height: int, width: int, seed: int = 0) -> torch.Tensor:
     return torch.from_numpy(img.astype(np.float32))
 
 
-def first_test_image(cfg) -> Optional[Tuple[str, torch.Tensor]]:
+def first_test_image(cfg: Config) -> Optional[Tuple[str, torch.Tensor]]:
     """The config's first test image after its test pipeline, if the data is there.
 
     Args:

@@ -104,3 +104,26 @@ def test_export_without_onnx_names_the_extra(demo_model, tmp_path, monkeypatch):
     monkeypatch.setitem(__import__('sys').modules, 'onnx', None)
     with pytest.raises(ImportError, match=r"pip install -e '\.\[deploy\]'"):
         export_onnx(demo_model, str(tmp_path / 'x.onnx'))
+
+
+def test_binary_head_exports_logits_and_thresholded_labels(tmp_path):
+    from deploy_helpers import DEMO_CONFIG, build_model
+
+    from fcn_mm.deploy import verify_inputs, verify_onnx
+    model = build_model(DEMO_CONFIG, {'model.decode_head.num_classes': 2,
+                                      'model.decode_head.out_channels': 1,
+                                      'model.decode_head.threshold': 0.5,
+                                      'model.auxiliary_head.num_classes': 2})
+    images = _raw_images((1, 3, 64, 64), seed=2)
+    # a threshold inside the range of this random model's probabilities: both labels occur
+    model.decode_head.threshold = float(np.median(_predict(model, images)[0]))
+    path = str(tmp_path / 'binary.onnx')
+    export_onnx(model, path, shape=(64, 64), with_argmax=True)
+    logits, labels = _session(path).run(None, {'img': images.float().numpy()})
+    ref_probs, ref_labels = _predict(model, images)  # predict reports sigmoid(logits)
+    assert logits.shape == (1, 1, 64, 64) and labels.shape == (1, 64, 64)
+    assert np.abs(1 / (1 + np.exp(-logits)) - ref_probs).max() <= 1e-5
+    assert (labels == ref_labels).mean() >= 0.999 and 0 < ref_labels.mean() < 1
+    assert all(r.passed for r in verify_onnx(model, path, verify_inputs((64, 64), False)))
+    out = ONNXRuntimeSegmentor(path).predict([images[0]])[0]
+    assert torch.equal(out.pred_sem_seg.data[0].long(), torch.from_numpy(ref_labels[0]))
