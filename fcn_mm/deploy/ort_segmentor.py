@@ -56,8 +56,10 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
     """Runs a file from ``tools/deployment/pytorch2onnx.py`` with ONNX Runtime.
 
     The graph takes raw (N, 3, H, W) images, so the data preprocessor only moves the
-    batch; test-time padding and sliding windows happen here, padding with the raw
-    values that the graph normalises to fcn_mm's ``pad_val`` (metadata ``pad_value``).
+    batch; test-time padding and sliding windows happen here, with the raw values that
+    the graph normalises to what fcn_mm pads with: the preprocessor's ``pad_val``
+    (metadata ``pad_value``) for ``size``/``size_divisor``, 0 (the mean, in input
+    channel order) before slide windows.
 
     Args:
         onnx_file (str): the exported model.
@@ -98,6 +100,11 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         self.num_classes, self.out_channels = self._head.num_classes, self._head.out_channels
         self.register_buffer('pad_value', torch.tensor(meta['pad_value'],
                                                        dtype=torch.float32).view(3, 1, 1),
+                             persistent=False)
+        mean = [float(v) for v in meta['mean']] * (3 if len(meta['mean']) == 1 else 1)
+        mean = mean[::-1] if meta['channel_conversion'] else mean
+        self.register_buffer('slide_pad_value',
+                             torch.tensor(mean, dtype=torch.float32).view(3, 1, 1),
                              persistent=False)
 
     @property
@@ -146,13 +153,14 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         """mode='tensor': the graph's ``seg_logits`` (N, C, H, W) at the input size."""
         return self._run_graph(inputs)
 
-    def _pad_raw(self, images: torch.Tensor, bottom: int, right: int) -> torch.Tensor:
-        """Pad (N, 3, H, W) at the bottom/right with the raw pad value."""
+    def _pad_raw(self, images: torch.Tensor, bottom: int, right: int,
+                 value: torch.Tensor) -> torch.Tensor:
+        """Pad (N, 3, H, W) at the bottom/right with the raw ``value`` (3, 1, 1)."""
         if not bottom and not right:
             return images
         padded = F.pad(images, (0, right, 0, bottom), value=0)
         height, width = images.shape[2:]
-        value = self.pad_value.to(images)
+        value = value.to(images)
         padded[:, :, height:, :] = value
         padded[:, :, :, width:] = value
         return padded
@@ -182,7 +190,7 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         _, infos = stack_batch(images, None, self.pad_cfg.get('size'),
                                self.pad_cfg.get('size_divisor'))
         padded = [self._pad_raw(img[None], info['img_padding_size'][3],
-                                info['img_padding_size'][1])[0]
+                                info['img_padding_size'][1], self.pad_value)[0]
                   for img, info in zip(images, infos)]
         if data_samples is not None:
             for sample, info in zip(data_samples, infos):
@@ -218,7 +226,7 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         """Sliding windows of ``test_cfg.crop_size`` every ``test_cfg.stride``.
 
         As ``EncoderDecoder.slide_inference``: images smaller than the crop are padded
-        (here with the raw pad value) to the crop size, all windows run in one graph
+        (here with the raw value of a normalised 0) to the crop size, all windows run in one graph
         call (or in chunks of a static batch size), overlaps are averaged, padding is
         cut off.
 
@@ -232,7 +240,7 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         crop_size, stride = tuple(self.test_cfg['crop_size']), tuple(self.test_cfg['stride'])
         batch_size, _, height, width = inputs.shape
         inputs = self._pad_raw(inputs, max(crop_size[0] - height, 0),
-                               max(crop_size[1] - width, 0))
+                               max(crop_size[1] - width, 0), self.slide_pad_value)
         full_h, full_w = inputs.shape[2:]
         windows = slide_windows(full_h, full_w, crop_size, stride)
         crops = torch.cat([inputs[:, :, y1:y2, x1:x2] for y1, y2, x1, x2 in windows], dim=0)

@@ -78,8 +78,24 @@ def test_slide_mode_runs_the_windows_through_the_graph(pytorch_model, demo_onnx,
     assert tuple(out[0].seg_logits.shape) == shape
     assert _max_rel_diff(out, ref) <= 1e-3 and _labels_agree(out, ref) >= 0.999
     if shape == (50, 40):
-        segmentor.pad_value.zero_()
+        segmentor.slide_pad_value.zero_()
         assert _max_rel_diff(_run(segmentor, data), ref) > 1e-2
+
+
+def test_raw_pad_values(demo_model, demo_onnx):
+    """pad_val p of the normalised image is p * std + mean in raw BGR; slide pads 0."""
+    from fcn_mm.deploy import raw_pad_value
+    segmentor = ONNXRuntimeSegmentor(demo_onnx[0])
+    bgr_mean = [103.53, 116.28, 123.675]
+    assert segmentor.pad_value.flatten().tolist() == pytest.approx(bgr_mean)
+    assert segmentor.slide_pad_value.flatten().tolist() == pytest.approx(bgr_mean)
+    preprocessor = demo_model.data_preprocessor
+    try:
+        preprocessor.pad_val = 1
+        assert raw_pad_value(demo_model) == pytest.approx(
+            [103.53 + 57.375, 116.28 + 57.12, 123.675 + 58.395])
+    finally:
+        preprocessor.pad_val = 0
 
 
 def test_tta_model_wraps_the_onnx_segmentor(demo_model, demo_onnx):
