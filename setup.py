@@ -1,5 +1,5 @@
 """Install fcn_mm: ``pip install -e .`` (add ``[tests]`` for the test suite, ``[tensorboard]``
-for ``TensorboardVisBackend``).
+for ``TensorboardVisBackend``, ``[deploy]`` for ONNX export and ONNX Runtime).
 
 Every dependency is a pure-Python or prebuilt wheel: nothing is compiled. ``mmcv-lite``
 provides ``import mmcv`` without compiled ops (FCN needs none).
@@ -34,7 +34,11 @@ INSTALL_REQUIRES = [
 TENSORBOARD_REQUIRE = ['tensorboard']
 # import-linter checks the import rules of .importlinter (tests/test_import_contracts.py);
 # the tests read TensorBoard event files back
-TESTS_REQUIRE = ['pytest', 'pytest-timeout', 'import-linter'] + TENSORBOARD_REQUIRE
+# ONNX export (torch.onnx's dynamo exporter needs onnxscript) and ONNX Runtime
+DEPLOY_REQUIRE = ['onnx>=1.16', 'onnxruntime>=1.17', 'onnxscript>=0.3']
+# the deploy tests export and run ONNX files
+TESTS_REQUIRE = (['pytest', 'pytest-timeout', 'import-linter'] + TENSORBOARD_REQUIRE
+                 + DEPLOY_REQUIRE)
 
 setup(
     name='fcn_mm',

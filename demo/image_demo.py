@@ -12,6 +12,9 @@ A file, a folder, a glob pattern or a video, into a folder of label PNGs and ove
     python demo/image_demo.py 'data/demo/JPEGImages/val_*.jpg' \
         configs/fcn/fcn_r18-d8_demo.py work_dirs/fcn_r18-d8_demo/iter_3500.pth \
         --out-dir predictions --batch-size 8
+
+An exported model (``tools/deployment/pytorch2onnx.py``) runs with ONNX Runtime when
+CHECKPOINT is its ``.onnx`` file.
 """
 import os.path as osp
 from argparse import ArgumentParser
@@ -27,7 +30,8 @@ def parse_args():
                         help='an image file; with --out-dir also a folder of images, a '
                         "quoted glob pattern ('photos/*.jpg') or a video file")
     parser.add_argument('config', help='config file')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint',
+                        help='checkpoint file, or an exported .onnx file (ONNX Runtime)')
     parser.add_argument('--out-file', default=None,
                         help='one image: write the drawing here (else it is shown in a '
                         'window)')

@@ -32,7 +32,7 @@ FUNCTIONS = _child('function', root.FUNCTIONS, ENGINE)
 STRATEGIES = _child('strategy', root.STRATEGIES, ENGINE)
 INFERENCERS = _child('inferencer', root.INFERENCERS, ['fcn_mm.apis'])
 
-MODELS = _child('model', root.MODELS, ['fcn_mm.models'])
+MODELS = _child('model', root.MODELS, ['fcn_mm.models', 'fcn_mm.deploy'])
 WEIGHT_INITIALIZERS = _child('weight initializer', root.WEIGHT_INITIALIZERS,
                              ['fcn_mm.models'])
 TASK_UTILS = _child('task util', root.TASK_UTILS, ['fcn_mm.models'])

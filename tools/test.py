@@ -15,6 +15,8 @@ Options:
     --tta              test-time augmentation (``tta_model`` + ``tta_pipeline``)
     --cfg-options k=v  override config entries
     --launcher L       none | pytorch (torchrun) | slurm | mpi
+    --backend B        pytorch (CHECKPOINT is a .pth) | onnxruntime (CHECKPOINT is an
+                       .onnx file from tools/deployment/pytorch2onnx.py)
 """
 import argparse
 import os
@@ -24,7 +26,7 @@ from mmengine.dist import get_dist_info
 
 from fcn_mm.apis.distributed import LAUNCHERS, teardown_distributed
 from fcn_mm.apis.speed import apply_speed_to_runner
-from fcn_mm.apis.testing import setup_test_config, write_metrics_json
+from fcn_mm.apis.testing import BACKENDS, setup_test_config, write_metrics_json
 from fcn_mm.apis.training import build_runner, log_run_info
 from fcn_mm.utils.cfg_options import CfgOptionsAction
 
@@ -32,7 +34,7 @@ from fcn_mm.utils.cfg_options import CfgOptionsAction
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test a segmentor (fcn_mm)')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', help='checkpoint file (.onnx for --backend onnxruntime)')
     parser.add_argument('--work-dir', help='the dir for logs and the metrics JSON')
     parser.add_argument('--out', metavar='DIR',
                         help='save the predictions as 8-bit palette PNGs in DIR')
@@ -45,6 +47,9 @@ def parse_args() -> argparse.Namespace:
         'test_dataloader.dataset.data_root=data/VOCdevkit/VOC2012')
     parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
                         help='job launcher')
+    parser.add_argument('--backend', choices=BACKENDS, default='pytorch',
+                        help='run the PyTorch checkpoint, or an exported .onnx file '
+                        'with ONNX Runtime')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=None)
     args = parser.parse_args()
     if args.local_rank is not None and 'LOCAL_RANK' not in os.environ:
@@ -57,7 +62,8 @@ def main() -> None:
     cfg = setup_test_config(
         args.config, args.checkpoint, cfg_options=args.cfg_options,
         work_dir=args.work_dir, out_dir=args.out, show_dir=args.show_dir,
-        tta=args.tta, launcher=args.launcher, local_rank=args.local_rank)
+        tta=args.tta, launcher=args.launcher, local_rank=args.local_rank,
+        backend=args.backend)
     runner = build_runner(cfg)
     log_run_info(runner)
     apply_speed_to_runner(runner, cfg, training=False)

@@ -10,9 +10,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
 
+from fcn_mm.deploy import onnxruntime_model_cfg
 from fcn_mm.models.builder import build_offline_model, offline_model_cfg
-from fcn_mm.registry import DATASETS
+from fcn_mm.registry import DATASETS, MODELS
 from fcn_mm.structures import SegDataSample
 from fcn_mm.utils.config_check import check_config, load_config
 from fcn_mm.visualization import SegLocalVisualizer
@@ -49,9 +51,14 @@ def init_model(config: Union[str, Path, Config],
     settings are dropped (the checkpoint gives the weights) and ``SyncBN`` becomes ``BN``
     (with a warning) unless SyncBN can run here.
 
+    An exported ``.onnx`` file as ``checkpoint`` gives an ``ONNXRuntimeSegmentor``
+    (fcn_mm.deploy) that :func:`inference_model` runs the same way; its class names and
+    palette come from the file.
+
     Args:
         config (str | Path | Config): config file or object (not modified).
-        checkpoint (str, optional): checkpoint file; None keeps random weights.
+        checkpoint (str, optional): checkpoint file (``.pth``), or an ``.onnx`` file
+            from ``tools/deployment/pytorch2onnx.py``; None keeps random weights.
         device (str): e.g. ``'cpu'``, ``'cuda:0'``. Defaults to ``'cpu'``.
         cfg_options (dict, optional): overrides merged into the config, as
             ``--cfg-options`` (e.g. ``{'model.decode_head.num_classes': 6}``).
@@ -67,8 +74,13 @@ def init_model(config: Union[str, Path, Config],
     config.model.train_cfg = None
     config.model = offline_model_cfg(config)
     check_config(config, check_checkpoints=False)
-    model = build_offline_model(config, checkpoint, init_weights=False)
-    dataset_meta = getattr(model, 'dataset_meta', None) or _config_dataset_meta(config)
+    if checkpoint is not None and str(checkpoint).endswith('.onnx'):
+        init_default_scope(config.get('default_scope', 'fcn_mm'))
+        model = MODELS.build(onnxruntime_model_cfg(config.model, str(checkpoint), device))
+        dataset_meta = model.dataset_meta_from_file or _config_dataset_meta(config)
+    else:
+        model = build_offline_model(config, checkpoint, init_weights=False)
+        dataset_meta = getattr(model, 'dataset_meta', None) or _config_dataset_meta(config)
     if dataset_meta is None:
         warnings.warn('no class names in the checkpoint or the config; dataset_meta is None')
     model.dataset_meta = dataset_meta

@@ -4,6 +4,8 @@
   SyncBN -> BN where needed, the work dir, the checkpoint to load, and the options:
   ``--tta`` (:func:`enable_tta`), ``--out`` (8-bit palette PNGs of the predictions),
   ``--show-dir`` (:func:`enable_show_dir`), plus a progress bar;
+- :func:`use_onnxruntime`: ``--backend onnxruntime``: the exported ``.onnx`` file runs
+  in place of the model (same dataset, pipeline, metric and table);
 - :func:`write_metrics_json`: the metrics of the run as JSON in the work dir.
 """
 import json
@@ -12,11 +14,16 @@ import os.path as osp
 from typing import Dict, Optional
 
 from mmengine.config import Config, ConfigDict
+from mmengine.logging import print_log
+
+from fcn_mm.deploy import onnxruntime_model_cfg
 
 from .training import common_setup, finish_setup
 
 __all__ = ['enable_tta', 'enable_show_dir', 'add_custom_hook', 'setup_test_config',
-           'write_metrics_json']
+           'use_onnxruntime', 'write_metrics_json', 'BACKENDS']
+
+BACKENDS = ('pytorch', 'onnxruntime')
 
 
 def _dataset_cfgs(dataset: dict) -> list:
@@ -71,11 +78,29 @@ def enable_show_dir(cfg: Config, show_dir: str) -> None:
     cfg.default_hooks.visualization.test_out_dir = show_dir
 
 
+def use_onnxruntime(cfg: Config, onnx_file: str) -> None:
+    """Run ``onnx_file`` with ONNX Runtime in place of ``cfg.model`` (``ONNXRuntimeSegmentor``).
+
+    Nothing is loaded into a PyTorch model (``load_from`` is cleared) and the ``speed``
+    options (channels_last, compile, amp) are dropped: they apply to PyTorch only.
+
+    Args:
+        cfg (Config): changed in place.
+        onnx_file (str): a file from tools/deployment/pytorch2onnx.py.
+    """
+    cfg.model = onnxruntime_model_cfg(cfg.model, onnx_file)
+    cfg.load_from = None
+    if cfg.get('speed'):
+        print_log(f'--backend onnxruntime: ignoring the PyTorch speed options {cfg.speed}',
+                  logger='current')
+        cfg.speed = {}
+
+
 def setup_test_config(config: str, checkpoint: str, *,
                       cfg_options: Optional[dict] = None, work_dir: Optional[str] = None,
                       out_dir: Optional[str] = None, show_dir: Optional[str] = None,
                       tta: bool = False, launcher: str = 'none',
-                      local_rank: Optional[int] = None) -> Config:
+                      local_rank: Optional[int] = None, backend: str = 'pytorch') -> Config:
     """Everything ``tools/test.py`` does before building the Runner.
 
     Args:
@@ -88,15 +113,24 @@ def setup_test_config(config: str, checkpoint: str, *,
         tta (bool): ``--tta``.
         launcher (str): ``--launcher``.
         local_rank (int, optional): ``--local-rank`` of the legacy launcher.
+        backend (str): ``'pytorch'`` (``checkpoint`` is a .pth file) or
+            ``'onnxruntime'`` (``checkpoint`` is an exported .onnx file).
 
     Returns:
         Config: the config to build the Runner from.
     """
+    if backend not in BACKENDS:
+        raise ValueError(f'--backend must be one of {BACKENDS}, got {backend!r}')
+    if backend == 'onnxruntime' and launcher != 'none':
+        raise ValueError(f'--backend onnxruntime runs in one process (ONNX Runtime has no '
+                         f'distributed wrapper); use --launcher none, not {launcher!r}')
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint {checkpoint}: no such file')
     cfg = common_setup(config, cfg_options, work_dir, launcher, local_rank)
     cfg.load_from = checkpoint
     cfg.resume = False
+    if backend == 'onnxruntime':
+        use_onnxruntime(cfg, checkpoint)
     if tta:
         enable_tta(cfg)
     if out_dir is not None:
