@@ -1,5 +1,6 @@
 """Building blocks shared by models: residual blocks, ResLayer, conv-norm-act helpers,
-and the build-time check of head input channels."""
+bilinear transposed convolutions and the build-time check of head input channels."""
+from .bilinear_upsample import *  # noqa: F401,F403
 from .channel_check import *  # noqa: F401,F403
 from .conv_norm_act import *  # noqa: F401,F403
 from .res_block import *  # noqa: F401,F403
