@@ -8,8 +8,9 @@ upsamples x16 with ``upscore16``, FCN-32s upsamples ``score_fr`` x32 with ``upsc
 
     fc7   ─ score_fr (1x1) ─ upscore2 (x2) ──┐
     pool4 ─ score_pool4 (1x1) ─ crop ────────+─ upscore_pool4 (x2) ──┐
-    pool3 ─ score_pool3 (1x1) ─ crop ───────────────────────────────+─ upscore8 (x8)
-    image ───────────────────────────────────────────────────────── crop ─> logits (N, C, H, W)
+    pool3 ─ score_pool3 (1x1) ─ crop ───────────────────────────────+─ upscore8 (x8) ─┐
+    image (its size only) ─────────────────────────────────────────────────── crop ──┴─>
+                                                             logits (N, C, H, W)
 """
 from typing import Dict, List, Sequence, Tuple
 
@@ -74,10 +75,10 @@ class FCNSkipHead(BaseDecodeHead):
     of the map), the upsampled map cut to the skip's size at offset 0, for a backbone
     without the pad-100 (any crop size trains).
 
-    Module names are the Caffe layer names: ``score_fr`` (the classifier, in place of
-    ``conv_seg``), ``score_pool4``, ``score_pool3``, ``upscore2``, ``upscore_pool4``,
-    ``upscore8`` / ``upscore16`` / ``upscore``. Score layers start at zero, as in the
-    paper; upsamplers as bilinear interpolation, without bias.
+    Module names are the Caffe layer names: ``score_fr`` (the classifier; the
+    ``conv_seg`` property returns it), ``score_pool4``, ``score_pool3``, ``upscore2``,
+    ``upscore_pool4``, ``upscore8`` / ``upscore16`` / ``upscore``. Score layers start
+    at zero, as in the paper; upsamplers as bilinear interpolation, without bias.
 
     Args:
         arch (str): '32s', '16s' or '8s'. Defaults to '8s'.
@@ -118,9 +119,8 @@ class FCNSkipHead(BaseDecodeHead):
         self.skip_names: Tuple[str, ...] = spec['skips']
         self.upsample_names = tuple(name for name, _ in spec['upsamplers'])
         self.skip_offsets, self.out_offset = spec['skip_offsets'], spec['out_offset']
-        # the classifier keeps the Caffe name (score_fr), not BaseDecodeHead's conv_seg
-        self.score_fr = self.conv_seg
-        del self.conv_seg
+        # the classifier keeps the Caffe name: score_fr, not BaseDecodeHead's conv_seg
+        self.score_fr = self._modules.pop('conv_seg')
         skip_channels = list(self.in_channels[1:-1])[::-1]  # coarse to fine
         for name, channels in zip(self.skip_names, skip_channels):
             self.add_module(name, nn.Conv2d(channels, self.out_channels, 1))
@@ -145,6 +145,11 @@ class FCNSkipHead(BaseDecodeHead):
         if self.in_channels[-1] != self.channels:
             raise ValueError(f'decode_head.channels ({self.channels}) must equal the fc7 '
                              f'channels, the last of in_channels ({self.in_channels[-1]})')
+
+    @property
+    def conv_seg(self) -> nn.Conv2d:
+        """nn.Conv2d: the classifier ``score_fr`` under BaseDecodeHead's name (no own key)."""
+        return self.score_fr
 
     def cls_seg(self, feat: torch.Tensor) -> torch.Tensor:
         """Dropout then ``score_fr``: (N, channels, h, w) -> (N, out_channels, h, w)."""

@@ -181,7 +181,7 @@ def test_keys_are_the_caffe_layer_names():
     assert 'decode_head.upscore8.weight' in keys['8s']
     assert 'decode_head.score_pool3.bias' in keys['8s']
     head = _segmentor('8s').decode_head
-    assert not hasattr(head, 'conv_seg')
+    assert head.conv_seg is head.score_fr  # BaseDecodeHead's name, without its own key
     assert head.score_fr.weight.abs().sum() == 0 and head.score_pool3.bias.abs().sum() == 0
     assert head.upscore8.kernel_size == (16, 16) and head.upscore8.stride == (8, 8)
     assert head.upscore2.padding == (1, 1)  # aligned; the Caffe layout has none
