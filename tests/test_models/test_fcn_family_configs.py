@@ -100,7 +100,7 @@ def test_model_table_names_the_backbones():
     table = _tool('misc', 'model_table')
     rows = {name: table.model_row(osp.join(FCN, name), (480, 480)) for name in
             ('fcn8s_vgg16-narrow_demo.py', 'fcn_tvseg-r50-d8_480x480_voc.py')}
-    assert rows['fcn8s_vgg16-narrow_demo.py']['backbone'] == 'VGG-16 (width 16), OS 32'
+    assert rows['fcn8s_vgg16-narrow_demo.py']['backbone'] == 'VGG-16 (width 8), OS 32'
     assert rows['fcn8s_vgg16-narrow_demo.py']['classes'] == 6
     assert rows['fcn_tvseg-r50-d8_480x480_voc.py']['backbone'] == 'torchvision resnet50, OS 8'
 

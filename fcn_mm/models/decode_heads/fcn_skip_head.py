@@ -47,8 +47,8 @@ def _crop(x: torch.Tensor, offset: int, size: Sequence[int], what: str,
     """``x[:, :, offset:offset + h, offset:offset + w]``; a clear error if it is too small."""
     height, width = int(size[0]), int(size[1])
     if x.shape[2] < offset + height or x.shape[3] < offset + width:
-        hint = ("the Caffe crops need the pad-100 backbone (first_conv_padding=100, "
-                "fc6_padding=0)" if alignment == 'caffe' else
+        hint = ("the Caffe offsets are those of the pad-100 backbone (first_conv_padding"
+                "=100, fc6_kernel_size=7, fc6_padding=0)" if alignment == 'caffe' else
                 "the aligned head needs a backbone whose maps are ceil(H / stride) "
                 "(first_conv_padding=1, ceil_mode=True, fc6 padded to keep its size)")
         raise ValueError(
