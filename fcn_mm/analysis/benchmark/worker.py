@@ -2,7 +2,8 @@
 
 Runs :func:`fcn_mm.analysis.benchmark.measure.run_mode` on the spec (or
 :func:`~fcn_mm.analysis.benchmark.ort_measure.run_ort_mode` when its ``backend`` is
-``'onnxruntime'``) and writes its result as JSON, so each benchmark mode has a process (and a peak RSS) of its own.
+``'onnxruntime'``) and writes its result as JSON, so each benchmark mode has a process
+(and a peak RSS) of its own.
 """
 import json
 import sys
