@@ -4,8 +4,9 @@ Call flow::
 
     quantize_onnx(fp32_file, out_file, reader, settings)
       -> float_node_names()              nodes before the first Conv (colour flip,
-                                         mean/std) and after the last Conv (the
-                                         resize to (H, W), argmax) stay float32
+                                         mean/std) and from the last Conv on (the
+                                         classifier, the resize to (H, W), argmax)
+                                         stay float32
       -> onnxruntime.quantization.quantize_static(...)
                                          calibrate activation ranges on the reader's
                                          images; QDQ (default) or QOperator format;
@@ -41,8 +42,9 @@ class QuantizeSettings:
         reduce_range (bool): 7-bit weights (for CPUs without VNNI, where u8 x s8
             products can saturate). Defaults to False.
         calibrate_method (str): 'MinMax' (default), 'Entropy' or 'Percentile'.
-        keep_float_ends (bool): leave the nodes before the first and after the last
-            Conv in float32 (preprocessing, final resize, argmax). Defaults to True.
+        keep_float_ends (bool): leave the nodes before the first Conv and from the last
+            Conv on in float32 (preprocessing; classifier, final resize, argmax).
+            Defaults to True.
         preprocess (bool): run ONNX Runtime's ``quant_pre_process`` (shape inference,
             graph optimisation) first. Defaults to False.
     """
@@ -83,13 +85,14 @@ class QuantizeResult:
 
 
 def float_node_names(model_proto) -> List[str]:
-    """Names of the nodes before the first and after the last ``Conv`` (graph order).
+    """Names of the nodes before the first ``Conv`` and from the last one on (graph order).
 
     The exported graph is topologically sorted: before the first Conv come the
-    channel flip and the mean/std normalisation, after the last Conv (the
-    classifier) the bilinear resize to the input size and the argmax. Quantising the
-    resized logits would round them to 256 levels (ties in the argmax), so they stay
-    float32; the few shape nodes there cost nothing.
+    channel flip and the mean/std normalisation, the last Conv is the classifier
+    (``conv_seg``), and after it come the bilinear resize to the input size and the
+    argmax. Quantising the logits would round them to 256 levels (ties in the
+    argmax), so the classifier runs in float32 on the dequantised features (a 1x1
+    convolution: a tiny share of the work), and so do the resize and the argmax.
 
     Args:
         model_proto (onnx.ModelProto): the float32 graph.
@@ -104,7 +107,7 @@ def float_node_names(model_proto) -> List[str]:
     convs = [i for i, node in enumerate(nodes) if node.op_type == 'Conv']
     if not convs:
         raise ValueError('the ONNX graph has no Conv node: nothing to quantise')
-    return [node.name for i, node in enumerate(nodes) if i < convs[0] or i > convs[-1]]
+    return [node.name for i, node in enumerate(nodes) if i < convs[0] or i >= convs[-1]]
 
 
 def _import_quantization():

@@ -109,9 +109,10 @@ def test_int8_file_metadata_and_float_ends(quantized):
     assert json.loads(props['classes'])[1] == 'circle'   # the float export's metadata
     ops = [node.op_type for node in model.graph.node]
     assert ops.count('QuantizeLinear') > 10 and ops.count('DequantizeLinear') > 10
-    # seg_logits come from the float Resize, not through a QuantizeLinear
+    # seg_logits come from the float Resize of the float classifier's output
     producer = {out: node for node in model.graph.node for out in node.output}
     assert producer['seg_logits'].op_type == 'Resize'
+    assert producer[producer['seg_logits'].input[0]].op_type == 'Conv'
     assert not any('seg_logits' in node.input for node in model.graph.node
                    if node.op_type == 'QuantizeLinear')
     # the weights are stored as int8
@@ -178,8 +179,11 @@ def test_float_ends_of_the_exported_graph(demo_onnx):
     model = onnx.load(demo_onnx[0])
     names = float_node_names(model)
     kinds = {node.name: node.op_type for node in model.graph.node}
-    chosen = {kinds[name] for name in names}
-    assert {'Sub', 'Div', 'Resize', 'ArgMax'} <= chosen and 'Conv' not in chosen
+    chosen = [kinds[name] for name in names]
+    assert {'Sub', 'Div', 'Resize', 'ArgMax'} <= set(chosen)
+    convs = [node.name for node in model.graph.node if node.op_type == 'Conv']
+    # the classifier (the last Conv) only
+    assert chosen.count('Conv') == 1 and convs[-1] in names and len(convs) > 10
 
 
 def test_quantize_onnx_in_process_on_random_images(demo_model, demo_onnx, tmp_path):

@@ -6,7 +6,8 @@ Call flow::
     run_backend_comparison(config, checkpoint, shape, ..., onnx_files, int8)
       -> PyTorch eager float32 infer (and bf16 with amp)   one subprocess each
       -> the ONNX files: given, or exported now at the same (N, H, W) (static);
-         with ``int8`` also the float32 file quantised now (synthetic calibration)
+         with ``int8`` also the float32 file quantised now (synthetic calibration);
+         in a subprocess, so that the rows' peak memory does not include it
       -> each file in its own subprocess (:func:`~.ort_measure.run_ort_mode`):
          ONNX Runtime with intra_op_num_threads = the torch thread count
       -> the matmul peak of float32 (and bf16), GFLOP/s, and every row's speed-up
@@ -147,9 +148,13 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
         files = list(onnx_files)
         if not files or int8:
             float_given = files[0] if files and int8 else None
-            files += export_for_benchmark(config, checkpoint, tmp, shape, batch, int8=int8,
-                                          calib=calib, cfg_options=cfg_options,
-                                          float_file=float_given)
+            args = dict(config=config, checkpoint=checkpoint, out_dir=tmp, shape=shape,
+                        batch=int(batch), int8=int8, calib=int(calib),
+                        cfg_options=cfg_options, float_file=float_given)
+            # in a process of its own: a child inherits the parent's peak RSS (ru_maxrss
+            # survives fork and exec), so the export must not raise this process's peak
+            files += (run(dict(mode='export', args=args))['files'] if run
+                      else export_for_benchmark(**args))
         for path in files:
             spec = dict(backend=ORT_BACKEND, mode='infer', onnx_file=path, shape=shape,
                         batch=int(batch), threads=threads, warmup=int(warmup),

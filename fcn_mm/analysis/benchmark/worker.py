@@ -2,7 +2,8 @@
 
 Runs :func:`fcn_mm.analysis.benchmark.measure.run_mode` on the spec (or
 :func:`~fcn_mm.analysis.benchmark.ort_measure.run_ort_mode` when its ``backend`` is
-``'onnxruntime'``) and writes its result as JSON, so each benchmark mode has a process
+``'onnxruntime'``, or the export of ``benchmark.py --backend onnxruntime`` when its ``mode``
+is ``'export'``) and writes its result as JSON, so each benchmark mode has a process
 (and a peak RSS) of its own.
 """
 import json
@@ -19,7 +20,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise SystemExit('usage: python -m fcn_mm.analysis.benchmark.worker SPEC.json OUT.json')
     with open(argv[0], encoding='utf-8') as f:
         spec = json.load(f)
-    if spec.get('backend') == 'onnxruntime':
+    if spec.get('mode') == 'export':
+        from fcn_mm.analysis.benchmark.backends import export_for_benchmark
+        result = dict(files=export_for_benchmark(**spec['args']))
+    elif spec.get('backend') == 'onnxruntime':
         from fcn_mm.analysis.benchmark.ort_measure import run_ort_mode
         result = run_ort_mode(spec)
     else:
