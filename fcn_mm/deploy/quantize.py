@@ -144,6 +144,9 @@ def quantize_onnx(fp32_file: str, out_file: str, reader,
 
     Returns:
         QuantizeResult: the file, the float nodes and the op counts.
+
+    Raises:
+        ValueError: ``fp32_file`` is already quantised, or has no Conv.
     """
     import onnx
     quantization = _import_quantization()
@@ -155,6 +158,10 @@ def quantize_onnx(fp32_file: str, out_file: str, reader,
             source = osp.join(tmp, 'preprocessed.onnx')
             quantization.quant_pre_process(fp32_file, source, skip_symbolic_shape=False)
         float_model = onnx.load(source)
+        precision = {p.key: p.value for p in float_model.metadata_props}.get(PRECISION_KEY)
+        if precision not in (None, 'float32'):
+            raise ValueError(f'{fp32_file} is already {precision} (metadata `precision`): '
+                             'quantise the float32 export')
         excluded = float_node_names(float_model) if settings.keep_float_ends else []
         # quantize_static logs a root WARNING suggesting quant_pre_process (``preprocess``)
         root, level = logging.getLogger(), logging.getLogger().level

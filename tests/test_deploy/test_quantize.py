@@ -195,3 +195,6 @@ def test_quantize_onnx_in_process_on_random_images(demo_model, demo_onnx, tmp_pa
     assert 'node_argmax' in result.float_nodes
     agreement = onnx_label_agreement(demo_onnx[0], out, images, num_threads=1)
     assert 0.5 <= agreement <= 1.0
+    with pytest.raises(ValueError, match=r'int8\.onnx is already int8 \(metadata '
+                                         r'`precision`\): quantise the float32 export'):
+        quantize_onnx(out, str(tmp_path / 'twice.onnx'), ImageCalibrationReader(images))
