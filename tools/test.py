@@ -16,7 +16,8 @@ Options:
     --cfg-options k=v  override config entries
     --launcher L       none | pytorch (torchrun) | slurm | mpi
     --backend B        pytorch (CHECKPOINT is a .pth) | onnxruntime (CHECKPOINT is an
-                       .onnx file from tools/deployment/pytorch2onnx.py)
+                       .onnx file from tools/deployment/pytorch2onnx.py, or an int8 one
+                       from tools/deployment/quantize.py)
 """
 import argparse
 import os

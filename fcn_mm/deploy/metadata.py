@@ -4,7 +4,8 @@ Keys: ``classes``, ``palette``, ``config`` (the config's file name), ``input`` (
 layout, channel order, value range), ``outputs``, ``mean``/``std`` and
 ``channel_conversion`` (what the graph does first), ``pad_value`` (raw pixel values
 that stand for fcn_mm's padding), ``align_corners``, ``out_channels``, ``threshold``,
-``dynamic`` and ``fcn_mm_version``.
+``dynamic``, ``fcn_mm_version``, ``precision`` ('float32', or 'int8' for a file
+from tools/deployment/quantize.py) and, when quantised, ``quantization`` (how).
 """
 import json
 from typing import Any, Dict, List, Optional
@@ -15,11 +16,14 @@ from fcn_mm.utils.palette import voc_colormap
 from fcn_mm.version import __version__
 from .inference_graph import InferenceGraph, raw_pad_value
 
-__all__ = ['build_metadata', 'parse_metadata', 'INPUT_NAME', 'INPUT_CHANNEL_ORDER']
+__all__ = ['build_metadata', 'parse_metadata', 'INPUT_NAME', 'INPUT_CHANNEL_ORDER',
+           'PRECISION_KEY', 'QUANTIZATION_KEY']
 
 INPUT_NAME = 'img'
 # LoadImageFromFile decodes with mmcv, whose channel order is BGR for cv2 and pillow
 INPUT_CHANNEL_ORDER = 'BGR'
+PRECISION_KEY = 'precision'
+QUANTIZATION_KEY = 'quantization'
 
 
 def _class_info(segmentor: nn.Module, out_channels: int) -> Dict[str, list]:
@@ -63,12 +67,13 @@ def build_metadata(segmentor: nn.Module, graph: InferenceGraph, *, dynamic: bool
         threshold=graph.threshold,
         dynamic=dynamic,
         fcn_mm_version=__version__,
+        precision='float32',
     )
     return {key: (value if isinstance(value, str) else json.dumps(value))
             for key, value in values.items()}
 
 
-_STRING_KEYS = {'config', 'fcn_mm_version'}
+_STRING_KEYS = {'config', 'fcn_mm_version', PRECISION_KEY}
 
 
 def parse_metadata(props: Dict[str, str]) -> Dict[str, Any]:

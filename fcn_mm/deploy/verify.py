@@ -14,7 +14,8 @@ from .metadata import INPUT_NAME
 from .ort_session import create_session
 
 __all__ = ['VerifyResult', 'pytorch_reference', 'verify_onnx', 'verify_inputs',
-           'synthetic_image', 'first_test_image', 'format_verify_table']
+           'synthetic_image', 'first_test_image', 'format_verify_table',
+           'onnx_label_agreement']
 
 LOGIT_RTOL = 1e-3
 MIN_LABEL_AGREEMENT = 0.999
@@ -205,3 +206,32 @@ def format_verify_table(results: Sequence[VerifyResult]) -> str:
     lines.append(f'(pass: diff/scale <= {LOGIT_RTOL:g} and labels equal >= '
                  f'{100 * MIN_LABEL_AGREEMENT:g}%)')
     return '\n'.join(lines)
+
+
+def onnx_label_agreement(reference_file: str, other_file: str,
+                         images: Sequence[torch.Tensor],
+                         num_threads: Optional[int] = None) -> float:
+    """Fraction of pixels where two exported files predict the same label.
+
+    Used to compare an int8 file with the float32 file it was quantised from.
+
+    Args:
+        reference_file (str): e.g. the float32 file.
+        other_file (str): e.g. the int8 file.
+        images (Sequence[Tensor]): (3, H_i, W_i) raw images the graphs accept.
+        num_threads (int, optional): ONNX Runtime threads; torch's by default.
+
+    Returns:
+        float: 0..1 over all pixels of all images.
+    """
+    threads = num_threads or torch.get_num_threads()
+    sessions = [create_session(f, num_threads=threads) for f in (reference_file, other_file)]
+    equal, total = 0, 0
+    for image in images:
+        feed = {INPUT_NAME: image[None].float().numpy()}
+        logits = [s.run(['seg_logits'], feed)[0] for s in sessions]
+        # a binary head (C = 1): the sign of the logit (threshold 0.5 on the sigmoid)
+        labels = [x[:, 0] > 0 if x.shape[1] == 1 else x.argmax(axis=1) for x in logits]
+        equal += int((labels[0] == labels[1]).sum())
+        total += labels[0].size
+    return equal / max(total, 1)

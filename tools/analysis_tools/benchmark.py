@@ -21,13 +21,25 @@ and 4, with seconds per image and per megapixel, peak memory and the slide overh
 
     python tools/analysis_tools/benchmark.py configs/fcn/fcn_r50-d8_480x480_voc.py \
         --sweep --amp --channels-last --out sweep.json --plot sweep.png --markdown sweep.md
+
+``--backend onnxruntime`` times inference of PyTorch eager float32 (and bf16 with
+``--amp``) beside ONNX Runtime in one run, with the same threads (ONNX Runtime's
+intra_op_num_threads = the torch thread count), the same input and the same work
+(preprocessing, network, resize, argmax), and prints each row's speed-up over PyTorch
+float32. The ONNX files are ``--onnx FILE ...`` (float32 or int8 from
+tools/deployment/quantize.py), else the model exported now at the benchmark shape;
+``--int8`` also quantises it now (calibrated on ``--calib`` synthetic images)::
+
+    python tools/analysis_tools/benchmark.py configs/fcn/fcn_r50-d8_480x480_voc.py \
+        --backend onnxruntime --int8 --amp --threads 2
 """
 import argparse
 import json
 
-from fcn_mm.analysis.benchmark import (DEFAULT_PEAK_SIZES, DEFAULT_SWEEP_SHAPES,
-                                       DEFAULT_SWEEP_TRAIN_BATCHES, format_report,
-                                       format_sweep, parse_shape, plot_sweep,
+from fcn_mm.analysis.benchmark import (BENCHMARK_BACKENDS, DEFAULT_PEAK_SIZES,
+                                       DEFAULT_SWEEP_SHAPES, DEFAULT_SWEEP_TRAIN_BATCHES,
+                                       format_backend_report, format_report, format_sweep,
+                                       parse_shape, plot_sweep, run_backend_comparison,
                                        run_benchmark, run_sweep, sweep_markdown)
 from fcn_mm.utils.cfg_options import CfgOptionsAction
 
@@ -80,6 +92,18 @@ def parse_args(argv=None) -> argparse.Namespace:
                        help='slide windows per network forward (test_cfg key)')
     sweep.add_argument('--plot', metavar='PNG', help='draw time and memory against pixels')
     sweep.add_argument('--markdown', metavar='MD', help='write the table as Markdown')
+    backend = parser.add_argument_group('backend (PyTorch beside ONNX Runtime, inference)')
+    backend.add_argument('--backend', choices=BENCHMARK_BACKENDS, default='pytorch',
+                         help='onnxruntime: time PyTorch eager fp32 (bf16 with --amp) and '
+                         'ONNX Runtime fp32 (int8) inference in one run')
+    backend.add_argument('--onnx', nargs='+', metavar='FILE', default=[],
+                         help='exported .onnx files to time (float32 or int8; default: '
+                         'export the model now at --shape)')
+    backend.add_argument('--int8', action='store_true',
+                         help='also quantise the float32 file to int8 now and time it')
+    backend.add_argument('--calib', type=int, default=2, metavar='N',
+                         help='synthetic calibration images of --int8 (default 2; '
+                         'the timing does not depend on them)')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config keys, e.g. model.decode_head.num_classes=6')
     return parser.parse_args(argv)
@@ -105,9 +129,30 @@ def _sweep(args: argparse.Namespace) -> dict:
     return report
 
 
+def _backends(args: argparse.Namespace) -> dict:
+    if args.sweep or args.mode == 'train' or args.compile:
+        raise SystemExit('--backend onnxruntime times inference only: drop --sweep, '
+                         '--mode train and --compile')
+    if args.device not in (None, 'cpu'):
+        raise SystemExit(f'--backend onnxruntime runs on the CPU, got --device {args.device}')
+    report = run_backend_comparison(
+        args.config, args.checkpoint, shape=args.shape, batch=args.batch,
+        warmup=2 if args.warmup is None else args.warmup,
+        repeat=5 if args.repeat is None else args.repeat, amp=bool(args.amp),
+        channels_last=args.channels_last, threads=args.threads,
+        cfg_options=args.cfg_options, onnx_files=args.onnx, int8=args.int8,
+        calib=args.calib, peak_sizes=args.peak_sizes)
+    print(format_backend_report(report), flush=True)
+    return report
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.sweep:
+    if args.backend == 'pytorch' and (args.onnx or args.int8):
+        raise SystemExit('--onnx and --int8 time ONNX Runtime: add --backend onnxruntime')
+    if args.backend != 'pytorch':
+        report = _backends(args)
+    elif args.sweep:
         report = _sweep(args)
     else:
         if args.plot or args.markdown:

@@ -3,7 +3,7 @@ from typing import Any, Dict, List, Optional
 
 from terminaltables import AsciiTable
 
-__all__ = ['format_report', 'format_complexity']
+__all__ = ['format_report', 'format_complexity', 'format_peak_line']
 
 _HEADER = ['mode', 'dtype', 'options', 'batch x HxW', 'median s (min-max)', 'img/s',
            'GFLOP/step', 'GFLOP/s', '% of peak', 'GFLOP/s cpu-time', '% of peak cpu-time',
@@ -32,7 +32,8 @@ def _row(result: Dict[str, Any]) -> List[str]:
             f"{result['peak_mem_mb']:.0f}"]
 
 
-def _peak_line(peak: Dict[str, Any]) -> str:
+def format_peak_line(peak: Dict[str, Any]) -> str:
+    """One line of a :func:`~.peak.matmul_peak` result, ending in the limit."""
     parts = []
     for kind, label in (('mm', 'torch.mm'), ('conv1x1', 'oneDNN 1x1 conv')):
         if kind in peak:
@@ -62,7 +63,7 @@ def format_report(report: Dict[str, Any]) -> str:
     table = AsciiTable(rows)
     table.inner_column_border = True
     lines.append(table.table)
-    lines += [_peak_line(peak) for peak in report['peaks'].values()]
+    lines += [format_peak_line(peak) for peak in report['peaks'].values()]
     for mode, result in report['results'].items():
         lines.append(f"{mode}: load average {result['load_before']:.2f} -> "
                      f"{result['load_after']:.2f} during the run; peak memory is "

@@ -1,7 +1,10 @@
 """Subprocess entry point: ``python -m fcn_mm.analysis.benchmark.worker SPEC.json OUT.json``.
 
-Runs :func:`fcn_mm.analysis.benchmark.measure.run_mode` on the spec and writes its
-result as JSON, so each benchmark mode has a process (and a peak RSS) of its own.
+Runs :func:`fcn_mm.analysis.benchmark.measure.run_mode` on the spec (or
+:func:`~fcn_mm.analysis.benchmark.ort_measure.run_ort_mode` when its ``backend`` is
+``'onnxruntime'``, or the export of ``benchmark.py --backend onnxruntime`` when its ``mode``
+is ``'export'``) and writes its result as JSON, so each benchmark mode has a process
+(and a peak RSS) of its own.
 """
 import json
 import sys
@@ -17,8 +20,15 @@ def main(argv: Optional[List[str]] = None) -> None:
         raise SystemExit('usage: python -m fcn_mm.analysis.benchmark.worker SPEC.json OUT.json')
     with open(argv[0], encoding='utf-8') as f:
         spec = json.load(f)
-    from fcn_mm.analysis.benchmark.measure import run_mode
-    result = run_mode(spec)
+    if spec.get('mode') == 'export':
+        from fcn_mm.analysis.benchmark.backends import export_for_benchmark
+        result = dict(files=export_for_benchmark(**spec['args']))
+    elif spec.get('backend') == 'onnxruntime':
+        from fcn_mm.analysis.benchmark.ort_measure import run_ort_mode
+        result = run_ort_mode(spec)
+    else:
+        from fcn_mm.analysis.benchmark.measure import run_mode
+        result = run_mode(spec)
     with open(argv[1], 'w', encoding='utf-8') as f:
         json.dump(result, f)
 
