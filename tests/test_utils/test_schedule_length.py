@@ -35,16 +35,17 @@ def test_demo_schedule_follows_max_iters_override(tmp_path):
                'demo_data.num_train': 2, 'demo_data.num_val': 1,
                'demo_data.image_size': 32}
     cfg = setup_train_config(DEMO, cfg_options=options, work_dir=str(tmp_path / 'w'))
-    (poly,) = cfg.param_scheduler
+    warmup, poly = cfg.param_scheduler
+    assert warmup.end == 50  # the warm-up keeps its own length
     assert poly.end == 300 and cfg.train_cfg.max_iters == 300
     assert schedule_length_mismatches(cfg) == []
     # the LR now reaches eta_min at the last iteration (it stayed near 4.6e-3 before)
     assert _poly_lr_after(dict(poly), 300, cfg.optim_wrapper.optimizer.lr) == \
         pytest.approx(poly.eta_min, abs=1e-12)
     plain = load_config(DEMO)
-    assert plain.param_scheduler[0].end is None  # bound only by the train set-up
-    assert bind_schedule_to_train_length(plain) == ['param_scheduler[0].end']
-    assert plain.param_scheduler[0].end == 3500
+    assert plain.param_scheduler[1].end is None  # bound only by the train set-up
+    assert bind_schedule_to_train_length(plain) == ['param_scheduler[1].end']
+    assert plain.param_scheduler[1].end == plain.train_cfg.max_iters > 300
 
 
 def test_mismatch_message_names_both_values_and_the_key(caplog):
