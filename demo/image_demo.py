@@ -3,14 +3,14 @@
 One image, drawn as image | prediction (shown in a window, or written with --out-file)::
 
     python demo/image_demo.py data/demo/JPEGImages/val_0000.jpg \
-        configs/fcn/fcn_r18-d8_demo.py work_dirs/fcn_r18-d8_demo/iter_3500.pth \
+        configs/fcn/fcn_r18-d8_demo.py work_dirs/fcn_r18-d8_demo/iter_2000.pth \
         --out-file result.png
 
 A file, a folder, a glob pattern or a video, into a folder of label PNGs and overlays
 (``fcn_mm.apis.batch_inference``)::
 
     python demo/image_demo.py 'data/demo/JPEGImages/val_*.jpg' \
-        configs/fcn/fcn_r18-d8_demo.py work_dirs/fcn_r18-d8_demo/iter_3500.pth \
+        configs/fcn/fcn_r18-d8_demo.py work_dirs/fcn_r18-d8_demo/iter_2000.pth \
         --out-dir predictions --batch-size 8
 
 An exported model (``tools/deployment/pytorch2onnx.py``) runs with ONNX Runtime when

@@ -3,8 +3,9 @@
 One uninterrupted 8-iteration run is the reference. A run stopped after iteration 4
 and resumed must log the same losses at every iteration and end with the same
 weights (dropout and random crop/flip/photometric augmentations are in play), with
-``num_workers`` 0 and 2. A chain of training processes (forked from the test, so
-they skip the imports), each SIGKILLed at another point inside a checkpoint save and
+``num_workers`` 0 and 2. A chain of training processes (started with the
+``spawn`` method: a fork after an in-process ``torch.export`` elsewhere in the run
+cannot run backward), each SIGKILLed at another point inside a checkpoint save and
 resumed with ``resume=True`` (no path), must never
 leave a truncated file under a final ``iter_*.pth`` name and must end where the
 reference ends.
@@ -112,10 +113,10 @@ def _train_in_child(kwargs, fault):
 
 
 def _run_toy(work_dir, data_root, fault=None, resume=False):
-    """Train in a forked child process; return its exit code (-9 when SIGKILLed)."""
+    """Train in a child process (spawned); return its exit code (-9 when SIGKILLed)."""
     kwargs = dict(work_dir=work_dir, data_root=data_root, max_iters=MAX_ITERS,
                   interval=1, max_keep_ckpts=2, resume=resume, name='kill')
-    child = multiprocessing.get_context('fork').Process(
+    child = multiprocessing.get_context('spawn').Process(
         target=_train_in_child, args=(kwargs, fault))
     child.start()
     child.join(timeout=240)
