@@ -54,6 +54,10 @@ def _train_length(cfg: Mapping, by_epoch: bool) -> Tuple[str, Optional[int]]:
 def bind_schedule_to_train_length(cfg: Any) -> List[str]:
     """Replace every scheduler ``end=None`` by the training length.
 
+    A scheduler with ``end=None`` that begins at or after the end of training (a decay
+    after a warm-up, in a run shortened below the warm-up) would never act: it is left
+    out of the run, with a log line, instead of failing with ``end <= begin``.
+
     Args:
         cfg (Config | dict): the run's config, changed in place.
 
@@ -64,7 +68,7 @@ def bind_schedule_to_train_length(cfg: Any) -> List[str]:
         ValueError: ``end=None`` but the config has no ``train_cfg.max_iters``
             (``max_epochs`` for ``by_epoch=True``) to take it from.
     """
-    filled = []
+    filled, never_runs = [], []
     for key, scheduler in _schedulers(cfg):
         if 'end' not in scheduler or scheduler['end'] is not None:
             continue
@@ -73,9 +77,32 @@ def bind_schedule_to_train_length(cfg: Any) -> List[str]:
             raise ValueError(f'{key}.end=None means "end with training", but the config '
                              f'sets no {length_key}; set {length_key} or give {key}.end '
                              'a number')
+        if scheduler.get('begin', 0) >= int(length):
+            print_log(f"{key} ({scheduler.get('type')}) begins at {scheduler.get('begin')}, "
+                      f'where training already ends ({length_key}={length}): it is left '
+                      'out of this run', logger='current', level=logging.INFO)
+            never_runs.append(scheduler)
+            continue
         scheduler['end'] = int(length)
         filled.append(f'{key}.end')
+    if never_runs:
+        _drop_schedulers(cfg, never_runs)
     return filled
+
+
+def _drop_schedulers(cfg: Any, dropped: List[Any]) -> None:
+    """Remove the scheduler dicts ``dropped`` (by identity) from ``cfg.param_scheduler``."""
+    def kept(group):
+        return [s for s in group if not any(s is d for d in dropped)]
+
+    schedulers = cfg['param_scheduler']
+    if isinstance(schedulers, Mapping) and 'type' in schedulers:
+        cfg['param_scheduler'] = []
+    elif isinstance(schedulers, Mapping):
+        for name, group in schedulers.items():
+            schedulers[name] = kept(group if isinstance(group, list) else [group])
+    else:
+        cfg['param_scheduler'] = kept(schedulers)
 
 
 def _fmt(value: Any) -> str:

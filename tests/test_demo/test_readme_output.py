@@ -22,7 +22,9 @@ def _short_options(tmp_path) -> list:
     data_root = str(tmp_path / 'demo')
     options = [f'demo_data.data_root={data_root}', 'demo_data.num_train=8',
                'demo_data.num_val=2', 'train_cfg.max_iters=6',
-               'train_dataloader.batch_size=2', 'default_hooks.logger.interval=2']
+               'train_dataloader.batch_size=2', 'default_hooks.logger.interval=2',
+               # the 50-iteration warm-up, shortened with the run (as a user would)
+               'param_scheduler.0.end=2', 'param_scheduler.1.begin=2']
     options += [f'{split}_dataloader.dataset.data_root={data_root}'
                 for split in ('train', 'val', 'test')]
     return ['--work-dir', str(tmp_path / 'work'), '--cfg-options', *options]

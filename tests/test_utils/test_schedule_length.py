@@ -48,6 +48,29 @@ def test_demo_schedule_follows_max_iters_override(tmp_path):
     assert plain.param_scheduler[1].end == plain.train_cfg.max_iters > 300
 
 
+def test_a_decay_that_would_begin_after_training_is_left_out():
+    cfg = load_config(DEMO, cfg_options={'train_cfg.max_iters': 3})
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        assert bind_schedule_to_train_length(cfg) == []
+    finally:
+        logger.removeHandler(handler)
+    (warmup,) = cfg.param_scheduler  # the decay after the 50-iteration warm-up is gone
+    assert warmup.type == 'LinearLR' and warmup.end == 50
+    assert ('param_scheduler[1] (PolyLR) begins at 50, where training already ends '
+            '(train_cfg.max_iters=3): it is left out of this run') in \
+        [r.getMessage() for r in records]
+    nested = Config(dict(train_cfg=dict(max_iters=10), param_scheduler=dict(
+        backbone=[dict(type='PolyLR', begin=20, end=None, by_epoch=False)],
+        head=[dict(type='PolyLR', begin=0, end=None, by_epoch=False)])))
+    assert bind_schedule_to_train_length(nested) == ['param_scheduler.head[0].end']
+    assert nested.param_scheduler.backbone == [] and nested.param_scheduler.head[0].end == 10
+
+
 def test_mismatch_message_names_both_values_and_the_key(caplog):
     cfg = load_config(VOC, cfg_options={'train_cfg.max_iters': 300})
     (message,) = schedule_length_mismatches(cfg)
