@@ -26,7 +26,12 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# num_workers=0: on two cores a loader process takes CPU time from the two compute
+# threads (the images are small and decode in about a millisecond each)
+loader = dict(num_workers=0, persistent_workers=False)
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline), **loader)
+val_dataloader = dict(**loader)
+test_dataloader = val_dataloader
 model = dict(
     data_preprocessor=data_preprocessor,
     pretrained=None,
@@ -72,5 +77,7 @@ default_hooks = dict(
     logger=dict(interval=100),
     checkpoint=dict(interval=max_iters))
 env_cfg = dict(cudnn_benchmark=False)
+# NHWC weights and images: about a fifth less time per step here than NCHW
+speed = dict(channels_last=True)
 # a fixed seed, so that runs of the README command are repeatable
 randomness = dict(seed=0)
