@@ -112,8 +112,7 @@ def test_binary_head_exports_logits_and_thresholded_labels(tmp_path):
     from fcn_mm.deploy import verify_inputs, verify_onnx
     model = build_model(DEMO_CONFIG, {'model.decode_head.num_classes': 2,
                                       'model.decode_head.out_channels': 1,
-                                      'model.decode_head.threshold': 0.5,
-                                      'model.auxiliary_head.num_classes': 2})
+                                      'model.decode_head.threshold': 0.5})
     images = _raw_images((1, 3, 64, 64), seed=2)
     # a threshold inside the range of this random model's probabilities: both labels occur
     model.decode_head.threshold = float(np.median(_predict(model, images)[0]))
