@@ -30,7 +30,7 @@ import pickle
 import re
 import struct
 import threading
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
@@ -38,7 +38,8 @@ from . import history_buffer_rebuild, numpy_rebuild
 from .checkpoint_format import checkpoint_format_problem
 from .unpickle_guard import finish_placeholders, first_refusal, rebuilding
 
-__all__ = ['load_checkpoint_file', 'CheckpointLoadError', 'SAFE_GLOBALS']
+__all__ = ['load_checkpoint_file', 'load_state_dict_file', 'CheckpointLoadError',
+           'SAFE_GLOBALS']
 
 MapLocation = Union[str, torch.device, Callable, dict, None]
 
@@ -170,3 +171,27 @@ def load_from_local(filename: str, map_location: Optional[MapLocation] = None) -
     """
     return load_checkpoint_file(filename, map_location=map_location)
 
+
+def load_state_dict_file(path: Union[str, os.PathLike],
+                         keys: Tuple[str, ...] = ('state_dict',)) -> Dict[str, Any]:
+    """Load a weights file as a ``{name: tensor}`` dict (the model converters' input).
+
+    Args:
+        path (str | PathLike): a bare state dict, or a checkpoint holding one under one
+            of ``keys`` (the first present wins).
+        keys (tuple[str]): the keys that may hold the state dict.
+
+    Returns:
+        dict: the state dict.
+
+    Raises:
+        TypeError: the file holds neither a dict nor a checkpoint with one of ``keys``.
+    """
+    checkpoint = load_checkpoint_file(path, map_location='cpu')
+    if isinstance(checkpoint, dict):
+        for key in keys:
+            if isinstance(checkpoint.get(key), dict):
+                return checkpoint[key]
+        return checkpoint
+    raise TypeError(f'{path}: expected a state dict ({{name: tensor}}), got '
+                    f'{type(checkpoint).__name__}')

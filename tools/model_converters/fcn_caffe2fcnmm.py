@@ -27,7 +27,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import torch
 
-from fcn_mm.utils.safe_loading import load_checkpoint_file
+from fcn_mm.utils.safe_loading import load_state_dict_file
 
 _STAGES = (2, 2, 3, 3, 3)  # VGG16
 _CONVS = [f'conv{s}_{i}' for s, n in enumerate(_STAGES, start=1) for i in range(1, n + 1)]
@@ -155,19 +155,6 @@ def convert_caffe_fcn(state_dict: Mapping[str, torch.Tensor],
     return arch, OrderedDict((fcnmm_key(k), v) for k, v in state_dict.items())
 
 
-def load_caffe_state_dict(path: str) -> Dict[str, torch.Tensor]:
-    """The ``{name: tensor}`` of ``path``: plain, or under ``state_dict`` / ``model_state_dict``."""
-    checkpoint = load_checkpoint_file(path, map_location='cpu')  # weights_only=True
-    if isinstance(checkpoint, dict):
-        for key in ('state_dict', 'model_state_dict'):
-            if isinstance(checkpoint.get(key), dict):
-                return checkpoint[key]
-    if not isinstance(checkpoint, dict):
-        raise TypeError(f'{path}: expected a state dict ({{name: tensor}}), got '
-                        f'{type(checkpoint).__name__}')
-    return checkpoint
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Convert Caffe-layout FCN-32s/16s/8s VGG16 weights to fcn_mm')
@@ -181,7 +168,8 @@ def main(argv: Optional[Sequence[str]] = None) -> str:
     src = osp.expanduser(args.src)
     if not osp.isfile(src):
         raise FileNotFoundError(f'SRC {args.src!r} is not a file')
-    arch, state_dict = convert_caffe_fcn(load_caffe_state_dict(src), args.src)
+    caffe_state_dict = load_state_dict_file(src, keys=('state_dict', 'model_state_dict'))
+    arch, state_dict = convert_caffe_fcn(caffe_state_dict, args.src)
     meta = dict(converted_from=osp.basename(src), converter='fcn_caffe2fcnmm',
                 layout=f'FCN-{arch} VGG16 (Caffe-exact)')
     torch.save(dict(meta=meta, state_dict=state_dict), osp.expanduser(args.dst))

@@ -25,7 +25,7 @@ from typing import Dict, Mapping, Optional, Sequence
 
 import torch
 
-from fcn_mm.utils.safe_loading import load_checkpoint_file
+from fcn_mm.utils.safe_loading import load_state_dict_file
 
 _NORM = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 _KEPT = re.compile(
@@ -83,15 +83,6 @@ def convert_torchvision_resnet(state_dict: Mapping[str, torch.Tensor]) -> Dict[s
     return converted
 
 
-def _load(path: str) -> Mapping[str, torch.Tensor]:
-    checkpoint = load_checkpoint_file(path, map_location='cpu')  # weights_only=True
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
-        checkpoint = checkpoint['state_dict']
-    if not isinstance(checkpoint, dict):
-        raise TypeError(f'{path}: expected a state dict, got {type(checkpoint).__name__}')
-    return checkpoint
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Convert torchvision ResNet weights to fcn_mm's ResNet (V1b) layout")
@@ -106,7 +97,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     args = parse_args(argv)
     if not osp.isfile(osp.expanduser(args.src)):
         raise FileNotFoundError(f'SRC {args.src!r} is not a file')
-    state_dict = convert_torchvision_resnet(_load(osp.expanduser(args.src)))
+    state_dict = convert_torchvision_resnet(load_state_dict_file(osp.expanduser(args.src)))
     meta = dict(converted_from=osp.basename(args.src), converter='torchvision2fcnmm',
                 layout='ResNet(deep_stem=False)')
     torch.save(state_dict if args.plain else dict(meta=meta, state_dict=state_dict),

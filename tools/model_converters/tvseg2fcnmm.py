@@ -31,7 +31,7 @@ from typing import Dict, Mapping, Optional, Sequence, Tuple
 import torch
 from torchvision.models import segmentation
 
-from fcn_mm.utils.safe_loading import load_checkpoint_file
+from fcn_mm.utils.safe_loading import load_state_dict_file
 
 _HEAD_KEY = re.compile(r'(classifier|aux_classifier)\.([014])\.(.+)')
 _HEADS = {'classifier': 'decode_head', 'aux_classifier': 'auxiliary_head'}
@@ -130,15 +130,6 @@ def convert_tvseg_fcn(state_dict: Mapping[str, torch.Tensor], src: str = 'SRC'
     return depth, aux, OrderedDict((fcnmm_key(k), v) for k, v in state_dict.items())
 
 
-def _load(path: str) -> Mapping[str, torch.Tensor]:
-    checkpoint = load_checkpoint_file(path, map_location='cpu')  # weights_only=True
-    if isinstance(checkpoint, dict) and isinstance(checkpoint.get('state_dict'), dict):
-        checkpoint = checkpoint['state_dict']
-    if not isinstance(checkpoint, dict):
-        raise TypeError(f'{path}: expected a state dict, got {type(checkpoint).__name__}')
-    return checkpoint
-
-
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Convert torchvision's fcn_resnet50/101 weights to fcn_mm")
@@ -152,7 +143,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     src = osp.expanduser(args.src)
     if not osp.isfile(src):
         raise FileNotFoundError(f'SRC {args.src!r} is not a file')
-    depth, aux, state_dict = convert_tvseg_fcn(_load(src), args.src)
+    depth, aux, state_dict = convert_tvseg_fcn(load_state_dict_file(src), args.src)
     meta = dict(converted_from=osp.basename(src), converter='tvseg2fcnmm',
                 layout=f'torchvision fcn_resnet{depth}')
     torch.save(dict(meta=meta, state_dict=state_dict), osp.expanduser(args.dst))
