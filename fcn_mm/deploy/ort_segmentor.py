@@ -25,7 +25,8 @@ from fcn_mm.models.segmentors.base import BaseSegmentor
 from fcn_mm.models.segmentors.encoder_decoder import slide_windows
 from fcn_mm.registry import MODELS
 from fcn_mm.utils.typing_utils import OptConfigType, OptSampleList, SampleList
-from .metadata import INPUT_NAME, parse_metadata
+from .int8_check import check_int8_file
+from .metadata import INPUT_NAME, PRECISION_KEY, parse_metadata
 from .ort_session import create_session, providers_for_device
 
 __all__ = ['ONNXRuntimeSegmentor', 'onnxruntime_model_cfg', 'HeadSettings']
@@ -86,6 +87,8 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         threads = torch.get_num_threads() if num_threads is None else num_threads
         self.session = create_session(self.onnx_file, providers_for_device(device), threads)
         self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map)
+        # a file labelled int8 must hold quantised weights
+        check_int8_file(self.onnx_file, self.metadata.get(PRECISION_KEY))
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [INPUT_NAME]:
             raise ValueError(f'{self.onnx_file}: expected one input {INPUT_NAME!r}, got '
