@@ -75,6 +75,10 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         num_threads (int, optional): ONNX Runtime intra-op threads; None uses
             ``torch.get_num_threads()``, so both backends run with the same threads.
         init_cfg (dict, optional): unused (no weights to initialise).
+
+    Raises:
+        ValueError: the file has no fcn_mm metadata, or its metadata says
+            ``precision: int8`` but no weight of its graph is quantised.
     """
 
     def __init__(self, onnx_file: str, test_cfg: OptConfigType = None,
