@@ -10,7 +10,8 @@ from deploy_helpers import REPO, build_model
 
 from fcn_mm.deploy import (ImageCalibrationReader, ONNXRuntimeSegmentor, QuantizeSettings,
                            export_onnx, float_node_names, node_modules,
-                           quantized_weight_names, quantize_onnx, synthetic_image)
+                           quantized_weight_names, quantize_onnx, score_layer_nodes,
+                           synthetic_image)
 
 FCN8S_CONFIG = osp.join(REPO, 'configs', 'fcn', 'fcn8s_vgg16-narrow_demo.py')
 SCORES = ['decode_head.score_fr', 'decode_head.score_pool4', 'decode_head.score_pool3']
@@ -134,3 +135,14 @@ def test_loader_refuses_an_int8_label_on_a_float_graph(fcn8s, tmp_path):
         'float32'
     segmentor = ONNXRuntimeSegmentor(fcn8s['int8'], num_threads=1)
     assert segmentor.metadata['precision'] == 'int8' and segmentor.num_classes == 6
+
+
+def test_score_layers_found_by_weight_name_without_node_metadata(fcn8s):
+    """A graph whose nodes lost the exporter's metadata (another tool rewrote it): the
+    score convolutions are found by their weights' names."""
+    model = onnx.load(fcn8s['fp32'])
+    with_metadata = float_node_names(model)
+    for node in model.graph.node:
+        del node.metadata_props[:]
+    assert list(score_layer_nodes(model)) == SCORES
+    assert float_node_names(model) == with_metadata
