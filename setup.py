@@ -49,7 +49,8 @@ setup(
     packages=find_packages(include=['fcn_mm', 'fcn_mm.*']),
     python_requires='>=3.9',
     install_requires=INSTALL_REQUIRES,
-    extras_require={'tests': TESTS_REQUIRE, 'tensorboard': TENSORBOARD_REQUIRE},
+    extras_require={'tests': TESTS_REQUIRE, 'tensorboard': TENSORBOARD_REQUIRE,
+                    'deploy': DEPLOY_REQUIRE},
     license='Apache-2.0',
     zip_safe=False,
 )
