@@ -7,6 +7,7 @@ import os.path as osp
 import socket
 import threading
 import time
+import warnings
 from typing import Dict, Iterable, NamedTuple, Optional, Union
 
 import numpy as np
@@ -29,7 +30,8 @@ def varied_checkpoint(path: str) -> str:
             module.momentum = None  # a plain average over the batches below
             module.reset_running_stats()
     model.train()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # forward in training mode, on purpose
         for step in range(4):
             images = [torch.from_numpy(random_image(32, 32, seed=10 + 4 * step + i))
                       .permute(2, 0, 1) for i in range(4)]
@@ -52,7 +54,7 @@ def image_bytes(array_bgr: np.ndarray, fmt: str = 'PNG') -> bytes:
 def random_image(height: int, width: int, seed: int = 0) -> np.ndarray:
     """A smooth random (H, W, 3) uint8 BGR image (blocks of colour, so labels vary)."""
     rng = np.random.default_rng(seed)
-    small = rng.integers(0, 256, (max(height // 8, 1), max(width // 8, 1), 3), dtype=np.uint8)
+    small = rng.integers(0, 256, (-(-height // 8), -(-width // 8), 3), dtype=np.uint8)
     return np.ascontiguousarray(np.kron(small, np.ones((8, 8, 1), dtype=np.uint8))
                                 [:height, :width])
 
