@@ -84,6 +84,7 @@ def main(argv=None) -> None:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((args.host, args.port))
+    sock.listen(2048)  # connections wait in the backlog until uvicorn accepts them
     host, port = sock.getsockname()[:2]
     print(f'serving on http://{host}:{port} ({runner.info["model"]}, '
           f'{runner.info["backend"]}, {runner.info["precision"]})', flush=True)

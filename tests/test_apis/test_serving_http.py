@@ -12,7 +12,7 @@ from serving_helpers import (TINY_CONFIG, ServerThread, http_request, image_byte
                              random_image, varied_checkpoint)
 
 from fcn_mm.apis import inference_model
-from fcn_mm.apis.serving import SegmentationRunner
+from fcn_mm.apis.serving import SegmentationRunner, near_ties
 from fcn_mm.apis.serving.app import ServeSettings, build_app
 from fcn_mm.visualization.overlay import draw_legend
 
@@ -206,6 +206,8 @@ def test_wrong_method_and_unknown_path(server):
 
 
 def test_concurrent_requests_of_two_sizes_are_all_correct(server, runner):
+    """Batched answers equal inference_model's (one image at a time), but at near ties
+    (best two logits within 1e-4: a batch runs other float32 kernels)."""
     images = [random_image(40, 40, seed=20 + i) for i in range(4)] + \
              [random_image(24, 36, seed=30 + i) for i in range(2)]
     replies = [None] * len(images)
@@ -219,8 +221,11 @@ def test_concurrent_requests_of_two_sizes_are_all_correct(server, runner):
         thread.join(60)
     for image, reply in zip(images, replies):
         assert reply.status == 200
-        np.testing.assert_array_equal(np.asarray(Image.open(io.BytesIO(reply.body))),
-                                      expected_labels(runner, image))
+        sample = inference_model(runner.model, image)
+        differ = np.asarray(Image.open(io.BytesIO(reply.body))) != \
+            sample.pred_sem_seg.data[0].numpy()
+        assert not (differ & ~near_ties(sample.seg_logits.data.numpy())).any()
+        assert differ.mean() < 0.01
 
 
 class _GatedRunner:

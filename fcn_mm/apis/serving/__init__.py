@@ -9,6 +9,8 @@
 - :mod:`.runner`: the model (PyTorch config + checkpoint, or an exported ``.onnx``) and
   its batch prediction;
 - :mod:`.metrics`: counters and histograms in the Prometheus text format;
+- :mod:`.load`: a bounded load test of a running service (and random weights whose
+  labels vary, to check its answers against);
 - :mod:`.app`: the ASGI application (Starlette) with ``POST /predict``, ``GET /``,
   ``GET /healthz`` and ``GET /metrics``.
 
@@ -17,6 +19,7 @@ imports Starlette.
 """
 from .batcher import *  # noqa: F401,F403
 from .decoding import *  # noqa: F401,F403
+from .load import *  # noqa: F401,F403
 from .metrics import *  # noqa: F401,F403
 from .responses import *  # noqa: F401,F403
 from .runner import *  # noqa: F401,F403

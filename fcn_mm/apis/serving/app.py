@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os.path as osp
+import threading
 import time
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional, Tuple
@@ -29,7 +30,7 @@ from .metrics import ServiceMetrics
 from .responses import class_summary, label_png, overlay_png
 from .runner import SegmentationRunner
 
-__all__ = ['ServeSettings', 'build_app', 'STATIC_FILES']
+__all__ = ['ServeSettings', 'build_app', 'BackgroundServer', 'STATIC_FILES']
 
 logger = logging.getLogger(__name__)
 
@@ -289,3 +290,44 @@ def build_app(runner: SegmentationRunner, settings: Optional[ServeSettings] = No
     app.add_middleware(_CountRequests, metrics=metrics)
     logger.info('serving %s with %s', runner.info, asdict(settings))
     return app
+
+
+class BackgroundServer:
+    """uvicorn serving an app on a loopback port in a daemon thread (tests, notebooks).
+
+    ``with BackgroundServer(app) as server:`` starts it and waits until it accepts
+    connections; ``server.port`` is the port (a free one unless ``port`` is given).
+
+    Args:
+        app: the ASGI app (:func:`build_app`).
+        host (str): the address to bind. Defaults to ``'127.0.0.1'``.
+        port (int): the port; 0 takes a free one.
+        log_level (str): uvicorn's log level. Defaults to ``'warning'``.
+    """
+
+    def __init__(self, app, host: str = '127.0.0.1', port: int = 0,
+                 log_level: str = 'warning'):
+        import socket
+
+        import uvicorn
+        self.sock = socket.socket(socket.AF_INET6 if ':' in host else socket.AF_INET,
+                                  socket.SOCK_STREAM)
+        self.sock.bind((host, port))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level=log_level))
+        self._thread = threading.Thread(target=self.server.run,
+                                        kwargs=dict(sockets=[self.sock]), daemon=True)
+
+    def __enter__(self) -> 'BackgroundServer':
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError('the server did not start')
+            time.sleep(0.01)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self._thread.join(30)
+        self.sock.close()
