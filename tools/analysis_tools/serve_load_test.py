@@ -4,7 +4,7 @@
     python tools/analysis_tools/serve_load_test.py configs/fcn/fcn_r18-d8_demo.py \
         --clients 16 --duration 30 --max-batch 1 8 --threads 2
 
-For each ``--max-batch`` value it starts ``tools/serve.py`` on a free loopback port,
+For each ``--max-batch`` value (and each ``--workers`` value) it starts ``tools/serve.py`` on a free loopback port,
 warms it up, runs the clients for ``--duration`` seconds (``POST /predict?format=png``,
 images of one size, every answer compared with ``inference_model`` on the same image),
 reads the mean batch size from ``/metrics`` and stops the server. Without CHECKPOINT the
@@ -17,6 +17,7 @@ convolution kernels, whose float32 sums differ by about 1e-6); those pixels are 
 """
 import argparse
 import io
+import itertools
 import json
 import os
 import os.path as osp
@@ -44,7 +45,9 @@ def parse_args(argv=None):
                         help='the settings to compare, in one run')
     parser.add_argument('--max-wait-ms', type=float, default=5.0)
     parser.add_argument('--queue-size', type=int, default=64)
-    parser.add_argument('--workers', type=int, default=1, help='inference threads')
+    parser.add_argument('--workers', type=int, nargs='+', default=[1],
+                        help='inference threads; several values: each with every '
+                        '--max-batch')
     parser.add_argument('--threads', type=int, default=None,
                         help='intra-op threads of the server (tools/serve.py --threads)')
     parser.add_argument('--size', type=int, nargs=2, default=[128, 128],
@@ -58,10 +61,10 @@ def parse_args(argv=None):
     return args
 
 
-def _start_server(args, checkpoint, max_batch):
+def _start_server(args, checkpoint, max_batch, workers):
     command = [sys.executable, SERVE, args.config, checkpoint, '--port', '0',
                '--max-batch', str(max_batch), '--max-wait-ms', str(args.max_wait_ms),
-               '--queue-size', str(args.queue_size), '--workers', str(args.workers),
+               '--queue-size', str(args.queue_size), '--workers', str(workers),
                '--log-level', 'warning']
     if args.threads is not None:
         command += ['--threads', str(args.threads)]
@@ -104,8 +107,8 @@ def main(argv=None) -> int:
         classes_per_image = float(np.mean([len(np.unique(e)) for e in expected]))
         del model
         rows = []
-        for max_batch in args.max_batch:
-            proc, url = _start_server(args, checkpoint, max_batch)
+        for workers, max_batch in itertools.product(args.workers, args.max_batch):
+            proc, url = _start_server(args, checkpoint, max_batch, workers)
             try:
                 run_load(url, bodies, expected, ambiguous, clients=min(args.clients, 4),
                          duration_s=60, max_requests=args.warmup)
@@ -119,10 +122,11 @@ def main(argv=None) -> int:
             finally:
                 proc.terminate()
                 proc.wait(30)
-            result.update(max_batch=max_batch, clients=args.clients, size=[height, width],
+            result.update(max_batch=max_batch, workers=workers, clients=args.clients,
+                          threads=args.threads, size=[height, width],
                           classes_per_image=classes_per_image)
             rows.append(result)
-            print(f'--max-batch {max_batch}: {result["requests"]} requests, {result["ok"]} ok, '
+            print(f'--workers {workers} --max-batch {max_batch}: {result["requests"]} requests, {result["ok"]} ok, '
                   f'{result["busy_503"]} busy (503), {result["errors"]} errors, '
                   f'{result["wrong"]} wrong ({result["tie_flips"]} pixels flipped at near '
                   f'ties); p50 {result["p50_ms"]:.1f} ms, p99 '
@@ -130,11 +134,12 @@ def main(argv=None) -> int:
                   f'batch {result["mean_batch"]:.2f}', flush=True)
             for sample in result['error_samples']:
                 print('  error:', sample)
-    if len(rows) > 1:
-        base = rows[0]['throughput']
-        for row in rows[1:]:
-            print(f'throughput --max-batch {row["max_batch"]} / --max-batch '
-                  f'{rows[0]["max_batch"]}: {row["throughput"] / base:.2f}x' if base else '')
+    base = rows[0]['throughput']
+    for row in rows[1:]:
+        if base:
+            print(f'throughput of --workers {row["workers"]} --max-batch {row["max_batch"]} / '
+                  f'--workers {rows[0]["workers"]} --max-batch {rows[0]["max_batch"]}: '
+                  f'{row["throughput"] / base:.2f}x')
     load = os.getloadavg()[0] if hasattr(os, 'getloadavg') else float('nan')
     print(f'(load average at the end: {load:.1f}, {os.cpu_count()} CPUs; '
           f'{time.strftime("%Y-%m-%d %H:%M:%S")})')

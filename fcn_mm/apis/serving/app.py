@@ -201,7 +201,9 @@ def build_app(runner: SegmentationRunner, settings: Optional[ServeSettings] = No
     for name, media_type in STATIC_FILES.items():
         with open(osp.join(STATIC_DIR, name), 'rb') as f:
             static[name] = (f.read(), media_type)
-    info_headers = {f'X-{k.capitalize()}': str(v) for k, v in runner.info.items()}
+    # header values are latin-1: other characters of a file name become '?'
+    info_headers = {f'X-{k.capitalize()}': str(v).encode('ascii', 'replace').decode()
+                    for k, v in runner.info.items()}
 
     def static_file(name: str) -> Response:
         found = static.get(name)
