@@ -254,6 +254,11 @@ def build_app(runner: SegmentationRunner, settings: Optional[ServeSettings] = No
                 raise RequestRejected(415, f'Content-Type {content_type or "(none)"!r} is not '
                                            f'accepted: send {", ".join(sorted(RAW_TYPES))} '
                                            f'bytes or {MULTIPART} with a "file" field')
+            if batcher.depth >= settings.queue_size:  # shed load before reading the body
+                raise RequestRejected(503, f'the service is busy: {batcher.depth} requests '
+                                           f'are queued already (--queue-size '
+                                           f'{settings.queue_size}); retry later',
+                                      {'Retry-After': '1'})
             body = await _read_body(request, settings.max_body_bytes)
             if content_type == MULTIPART:
                 body = await _multipart_file(request, body, settings.max_body_bytes)
