@@ -126,16 +126,20 @@ def test_batcher_waits_for_a_batch_and_survives_a_failing_one():
         if 'bad' in items:
             raise ValueError('broken input')
         return items
-    batcher = DynamicBatcher(run_batch, max_batch=4, max_wait_s=0.5, queue_size=8)
+    patient = DynamicBatcher(run_batch, max_batch=4, max_wait_s=30.0, queue_size=8)
     try:
-        futures = [batcher.submit('k', i) for i in range(4)]
+        futures = [patient.submit('k', i) for i in range(4)]
         assert [f.result(10) for f in futures] == [0, 1, 2, 3]
-        assert calls == [4]  # a full batch went at once, before max_wait_s
+        assert calls == [4]  # a full batch goes at once, long before max_wait_s
+    finally:
+        patient.stop()
+    batcher = DynamicBatcher(run_batch, max_batch=4, max_wait_s=0.3, queue_size=8)
+    try:
         start = time.monotonic()
         bad = batcher.submit('k', 'bad')
         with pytest.raises(ValueError, match='broken input'):
             bad.result(10)
-        assert time.monotonic() - start >= 0.45  # alone, it waited max_wait_s for more
+        assert time.monotonic() - start >= 0.29  # alone, it waited max_wait_s for more
         assert batcher.submit('other', 7).result(10) == 7  # the thread still serves
     finally:
         batcher.stop()
