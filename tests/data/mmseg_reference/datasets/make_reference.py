@@ -11,11 +11,19 @@ with MMSegmentation's dataset class and the pipeline ``LoadImageFromFile`` +
 - ``reference.json``: per case, the file list (``[img, seg_map]`` relative to
   ``data_root``) and the metainfo (``classes``, ``palette``, ``reduce_zero_label``,
   ``label_map``), plus the versions used;
-- ``labels.npz``: ``<case>__<index>`` -> the loaded ``gt_seg_map`` (uint8, 12x16).
+- ``labels.npz``: ``<case>__<index>`` -> the loaded ``gt_seg_map`` (uint8, 12x16);
+- ``configs.json``: MMSegmentation's FCN configs for these datasets, merged with its
+  own ``_base_`` files: ``model``, the dataloaders, evaluators, optimizer, schedule and
+  hooks of each (the values fcn_mm's leaves must hold);
+- ``mmseg_configs/fcn/``: copies of those MMSegmentation leaf files, as shipped.
 """
+import glob
 import importlib.util
 import json
+import os
 import os.path as osp
+import re
+import shutil
 import tempfile
 
 import mmengine
@@ -25,6 +33,13 @@ import mmseg
 from mmseg.registry import DATASETS
 from mmseg.utils import register_all_modules
 
+MMSEG_CONFIGS = osp.join(osp.dirname(mmseg.__file__), '.mim', 'configs')
+# MMSegmentation's FCN-D8 leaves for the datasets of this folder
+LEAF = re.compile(r'^fcn_r(50|101)-d8_4xb\d-(40k|80k|160k)_'
+                  r'(cityscapes|ade20k|pascal-context|pascal-context-59)-\d+x\d+\.py$')
+CONFIG_KEYS = ('model', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+               'val_evaluator', 'test_evaluator', 'optim_wrapper', 'param_scheduler',
+               'train_cfg', 'val_cfg', 'test_cfg', 'default_hooks')
 HERE = osp.dirname(osp.abspath(__file__))
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(HERE))))
 
@@ -64,6 +79,23 @@ def main():
         json.dump(reference, f, indent=1)
     np.savez_compressed(osp.join(HERE, 'labels.npz'), **labels)
     print({case: len(c['files']) for case, c in reference['cases'].items()})
+    write_configs()
+
+
+def write_configs():
+    leaves = sorted(name for name in os.listdir(osp.join(MMSEG_CONFIGS, 'fcn'))
+                    if LEAF.match(name))
+    copies = osp.join(HERE, 'mmseg_configs', 'fcn')
+    os.makedirs(copies, exist_ok=True)
+    merged = {}
+    for name in leaves:
+        path = osp.join(MMSEG_CONFIGS, 'fcn', name)
+        shutil.copy(path, copies)
+        cfg = mmengine.Config.fromfile(path).to_dict()
+        merged[name] = {key: cfg[key] for key in CONFIG_KEYS}
+    with open(osp.join(HERE, 'configs.json'), 'w', encoding='utf-8') as f:
+        json.dump(dict(mmseg=mmseg.__version__, configs=merged), f)
+    print(len(leaves), 'configs:', glob.glob(osp.join(copies, '*.py'))[:2])
 
 
 if __name__ == '__main__':
