@@ -89,3 +89,14 @@ def test_missing_folder_and_split_file_name_the_path(tmp_path):
     cfg['ann_file'] = 'ImageSets/SegmentationContext/trainval.txt'
     with pytest.raises(FileNotFoundError, match='trainval.txt'):
         DATASETS.build(cfg)
+
+
+def test_classes_of_ones_own_are_not_a_label_map(roots):
+    # classes that are no subset of the type's own (a dataset of your own read with an
+    # existing loader, as the demo config does) keep their labels: no label_map
+    cfg = case_dataset_cfg('ade_train', roots['ade'])
+    own = DATASETS.build(dict(cfg, metainfo=dict(classes=('sky', 'shape'),
+                                                  palette=[[0, 0, 0], [9, 9, 9]])))
+    assert own.metainfo['label_map'] is None
+    assert own.metainfo['palette'] == [[0, 0, 0], [9, 9, 9]]
+    assert all(info['label_map'] is None for info in own.load_data_list())
