@@ -58,7 +58,8 @@ SCHEDULE_KEYS = ('optim_wrapper', 'param_scheduler', 'train_cfg', 'default_hooks
 
 
 def fcn_mm_name(mmseg_name: str) -> str:
-    """``fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py`` -> ``fcn_r50-d8_512x1024_40k_cityscapes.py``."""
+    """MMSegmentation 1.x's name -> fcn_mm's, e.g. ``fcn_r50-d8_4xb2-40k_cityscapes-512x1024.py``
+    -> ``fcn_r50-d8_512x1024_40k_cityscapes.py``."""
     match = MMSEG_NAME.match(mmseg_name)
     assert match, f'unexpected MMSegmentation config name {mmseg_name}'
     data = match['data'].replace('pascal-context', 'pascal_context').replace('-59', '_59')
