@@ -2,13 +2,15 @@
 
 - Each of MMSegmentation 1.2.2's own FCN leaves for these datasets (copied, as shipped,
   to ``tests/data/mmseg_reference/datasets/mmseg_configs/fcn/``) loads in fcn_mm over
-  fcn_mm's ``configs/_base_`` (scope ``fcn_mm``, as docs/config.md describes), passes the
-  checker and merges to exactly fcn_mm's leaf of the same recipe.
+  fcn_mm's ``configs/_base_`` (scope ``fcn_mm``, as docs/config.md describes) and merges to
+  exactly fcn_mm's leaf of the same recipe, which tests/test_configs.py checks and builds
+  (tests/test_utils/test_config_keys.py runs the key check on the copies themselves).
 - fcn_mm's leaf holds the values MMSegmentation merges from its own ``_base_`` files
   (``configs.json``, written by MMSegmentation: model, dataloaders, evaluators,
   optimizer, schedule, hooks).
 - Every new leaf builds and trains 2 iterations on its synthetic tree, in process, with
   the model shrunk (ResNetV1c-18 at 1/16 width), 32x32 crops, batch 1 and no validation.
+  Shrunk, an R101 leaf is its R50 leaf (asserted), so the R50 leaf's run covers both.
 """
 import glob
 import json
