@@ -1,5 +1,6 @@
 """Install fcn_mm: ``pip install -e .`` (add ``[tests]`` for the test suite, ``[tensorboard]``
-for ``TensorboardVisBackend``, ``[deploy]`` for ONNX export and ONNX Runtime).
+for ``TensorboardVisBackend``, ``[deploy]`` for ONNX export and ONNX Runtime, ``[datasets]``
+for the PASCAL Context converter).
 
 Every dependency is a pure-Python or prebuilt wheel: nothing is compiled. ``mmcv-lite``
 provides ``import mmcv`` without compiled ops (FCN needs none).
@@ -34,11 +35,14 @@ INSTALL_REQUIRES = [
 TENSORBOARD_REQUIRE = ['tensorboard']
 # import-linter checks the import rules of .importlinter (tests/test_import_contracts.py);
 # the tests read TensorBoard event files back
+# the PASCAL Context converter decodes the COCO run-length encoded masks of
+# trainval_merged.json (tools/dataset_converters/pascal_context.py)
+DATASETS_REQUIRE = ['pycocotools']
 # ONNX export (torch.onnx's dynamo exporter needs onnxscript) and ONNX Runtime
 DEPLOY_REQUIRE = ['onnx>=1.16', 'onnxruntime>=1.17', 'onnxscript>=0.3']
 # the deploy tests export and run ONNX files
 TESTS_REQUIRE = (['pytest', 'pytest-timeout', 'import-linter'] + TENSORBOARD_REQUIRE
-                 + DEPLOY_REQUIRE)
+                 + DEPLOY_REQUIRE + DATASETS_REQUIRE)
 
 setup(
     name='fcn_mm',
@@ -49,7 +53,8 @@ setup(
     packages=find_packages(include=['fcn_mm', 'fcn_mm.*']),
     python_requires='>=3.9',
     install_requires=INSTALL_REQUIRES,
-    extras_require={'tests': TESTS_REQUIRE, 'tensorboard': TENSORBOARD_REQUIRE},
+    extras_require={'tests': TESTS_REQUIRE, 'tensorboard': TENSORBOARD_REQUIRE,
+                    'datasets': DATASETS_REQUIRE},
     license='Apache-2.0',
     zip_safe=False,
 )

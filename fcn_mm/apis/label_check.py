@@ -115,8 +115,13 @@ def run_label_check(cfg: Config, num_samples: Optional[int] = None,
         # not serialized: serializing runs gc.collect(), 0.4 s with torch imported
         dataset_cfg.update(lazy_init=True, serialize_data=False)
         dataset = DATASETS.build(dataset_cfg)
-        report.merge(check_dataset_labels(dataset, name, num_samples=num_samples,
-                                          head_num_classes=heads, progress=progress))
+        found = check_dataset_labels(dataset, name, num_samples=num_samples,
+                                     head_num_classes=heads, progress=progress)
+        # the heads are one model: their mismatch is reported once per set of classes
+        found.findings = [f for f in found.findings if f.kind != 'num_classes' or not any(
+            (g.kind, g.problem, g.found) == (f.kind, f.problem, f.found)
+            for g in report.findings)]
+        report.merge(found)
     return report
 
 

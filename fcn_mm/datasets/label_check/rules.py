@@ -207,7 +207,6 @@ def check_label_values(spec: LabelSpec, samples: Sequence[SampleRecord]
 def _label_range_fix(spec: LabelSpec, masks, bad, all_wrong: np.ndarray) -> str:
     n = spec.num_classes
     zero_seen = any(s.mask.counts[0] for s in masks)
-    raw_max = max(int(s.mask.values.max()) for s in masks if s.mask.values.size)
     raw_top = max((int(v) for s in masks for v in s.mask.values if v != spec.ignore_index),
                   default=0)
     if not spec.reduce_zero_label and not zero_seen and raw_top == n:
@@ -226,7 +225,7 @@ def _label_range_fix(spec: LabelSpec, masks, bad, all_wrong: np.ndarray) -> str:
     return (f'if these values are classes, list {top + 1} classes in the dataset\'s '
             f'metainfo=dict(classes=..., palette=...) and set num_classes={top + 1} in every '
             f'head; otherwise map them to class indices below {n}, or to '
-            f'{spec.ignore_index} (ignored). Largest raw value seen: {raw_max}')
+            f'{spec.ignore_index} (ignored)')
 
 
 def check_reduce_zero_label(spec: LabelSpec, samples: Sequence[SampleRecord],
