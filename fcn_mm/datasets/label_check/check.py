@@ -97,8 +97,8 @@ def _listed_pairs(dataset) -> Tuple[List[Tuple[str, str]], Optional[Exception]]:
     """
     try:
         dataset.full_init()
-        return [(dataset.get_data_info(i)['img_path'], dataset.get_data_info(i)['seg_map_path'])
-                for i in range(len(dataset))], None
+        infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+        return [(info.get('img_path'), info.get('seg_map_path')) for info in infos], None
     except FileNotFoundError as error:
         if not hasattr(dataset, '_scan_images'):
             raise
@@ -117,7 +117,12 @@ def _read_sample(img_path: str, seg_map_path: str) -> SampleRecord:
     if not seg_map_path or not osp.isfile(seg_map_path):
         return record
     record.mask = read_mask_stats(seg_map_path)
-    record.img_size, record.img_rotated = read_image_size(img_path)
+    if not img_path:
+        return record
+    try:
+        record.img_size, record.img_rotated = read_image_size(img_path)
+    except Exception:  # missing or undecodable: LoadImageFromFile names it when training
+        pass
     return record
 
 
@@ -149,6 +154,8 @@ def _check_leaf(dataset, name: str, num_samples: Optional[int],
                 progress: bool) -> LabelCheckReport:
     spec = label_spec_of(dataset, name, head_num_classes)
     pairs, listing_error = _listed_pairs(dataset)
+    if pairs and all(seg is None for _, seg in pairs):  # a dataset without masks at all
+        return LabelCheckReport([], {name: (0, len(pairs))})
     indices = sample_indices(len(pairs), num_samples)
     bar = ProgressBar(len(indices)) if progress and indices else None
     step = max(1, len(indices) // 50)  # about 50 redraws of the bar

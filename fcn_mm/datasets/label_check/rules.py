@@ -6,7 +6,6 @@ images (RGB), image and mask sizes that differ, binary masks stored as 0/255, la
 values outside ``[0, num_classes)`` and the ignore index. Warnings: ``reduce_zero_label``
 that contradicts the data.
 """
-import os.path as osp
 from typing import List, Sequence
 
 import numpy as np
@@ -21,6 +20,7 @@ __all__ = ['check_head_num_classes', 'check_missing_masks', 'check_unreadable_ma
 
 _EXAMPLES = 3
 _JPEG = ('.jpg', '.jpeg')
+_COLOUR_MODES = ('RGB', 'RGBA', 'RGBX', 'CMYK', 'YCbCr', 'LAB', 'HSV', 'RGBa')
 
 
 def _finding(kind: str, severity: str, spec: LabelSpec, problem: str, found: str,
@@ -116,9 +116,11 @@ def check_mask_modes(spec: LabelSpec, samples: Sequence[SampleRecord]
         fix = ('convert each colour to its class index and save one-channel PNGs ("P" '
                'with a palette or "L"); the dataset\'s metainfo palette (one RGB colour per '
                'class, in class order) tells which colour is which class')
+    colour = all(s.mask.mode in _COLOUR_MODES for s in bad)
+    what = 'colour images' if colour else 'not one-channel index images'
     return [_finding(
         'rgb_mask', ERROR, spec,
-        f'{_of(len(bad), len(samples))} are colour images where one-channel index masks '
+        f'{_of(len(bad), len(samples))} are {what} where one-channel index masks '
         f'(pixel value = class index) are expected',
         '; '.join(parts) + _more(bad), fix)]
 
