@@ -204,6 +204,15 @@ def test_images_without_masks(tmp_path):
                 f'{osp.join(voc, "SegmentationClass", stem)}.png)') in text
 
 
+def test_missing_folder_keeps_the_dataset_message(tmp_path):
+    voc = _tree(tmp_path, _good_labels())
+    cfg = _cfg(voc)
+    cfg.train_dataloader.dataset.data_prefix.seg_map_path = 'SegmentationClassAug'
+    with pytest.raises(FileNotFoundError, match=r'folder ".*SegmentationClassAug" '
+                       r'\(data_prefix.seg_map_path, data_root=.*\) does not exist'):
+        label_check_before_training(cfg)
+
+
 def test_unreadable_mask(tmp_path):
     voc = _tree(tmp_path, _good_labels())
     path = osp.join(voc, 'SegmentationClass', 'b.png')

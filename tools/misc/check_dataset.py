@@ -17,8 +17,8 @@ import argparse
 import sys
 import time
 
-from fcn_mm.apis.label_check import ALL_DATALOADERS, run_label_check
-from fcn_mm.apis.training import prepare_data
+from fcn_mm.datasets.demo_data import prepare_demo_data
+from fcn_mm.datasets.label_check import ALL_DATALOADERS, run_label_check
 from fcn_mm.utils.cfg_options import CfgOptionsAction
 from fcn_mm.utils.config_check import load_config
 from fcn_mm.utils.setup_env import register_all_modules
@@ -42,7 +42,8 @@ def main() -> None:
     args = parse_args()
     register_all_modules(init_default_scope=False)
     cfg = load_config(args.config, cfg_options=args.cfg_options)
-    prepare_data(cfg)
+    if cfg.get('demo_data') is not None:  # the demo config's generated data
+        prepare_demo_data(**cfg.demo_data)
     loaders = [k for k in ALL_DATALOADERS if k.split('_')[0] in args.split]
     start = time.perf_counter()
     report = run_label_check(cfg, args.num_samples, loaders, progress=True)

@@ -104,6 +104,9 @@ def _listed_pairs(dataset) -> Tuple[List[Tuple[str, str]], Optional[Exception]]:
             raise
         img_dir = dataset.data_prefix['img_path']
         seg_dir = dataset.data_prefix['seg_map_path']
+        if (not osp.isdir(img_dir) or not osp.isdir(seg_dir)
+                or (dataset.ann_file and not osp.isfile(dataset.ann_file))):
+            raise  # a missing folder or split file: the dataset's own message names it
         stems = dataset._read_split() if dataset.ann_file else dataset._scan_images(img_dir)
         pairs = [(osp.join(img_dir, s + dataset.img_suffix),
                   osp.join(seg_dir, s + dataset.seg_map_suffix)) for s in stems]
