@@ -72,6 +72,9 @@ def label_check_before_training(cfg: Config) -> Optional[LabelCheckReport]:
     settings = label_check_settings(cfg)
     if not settings['enabled']:
         return None
-    report = run_label_check(cfg, settings['num_samples'], TRAIN_DATALOADERS)
+    # a dataset that is not there at all is left to the Runner, which names it when it
+    # builds the dataset (as before the check): the check is about the masks
+    report = run_label_check(cfg, settings['num_samples'], TRAIN_DATALOADERS,
+                             skip_missing_data=True)
     raise_or_warn(report)
     return report

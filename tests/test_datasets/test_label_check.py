@@ -210,7 +210,10 @@ def test_missing_folder_keeps_the_dataset_message(tmp_path):
     cfg.train_dataloader.dataset.data_prefix.seg_map_path = 'SegmentationClassAug'
     with pytest.raises(FileNotFoundError, match=r'folder ".*SegmentationClassAug" '
                        r'\(data_prefix.seg_map_path, data_root=.*\) does not exist'):
-        label_check_before_training(cfg)
+        run_label_check(cfg)  # check_dataset.py
+    # before training, the Runner names it when it builds the dataset (as without the
+    # check); the val dataset (its own config now) is still checked
+    assert label_check_before_training(cfg).checked == {'val_dataloader.dataset': (4, 4)}
 
 
 def test_unreadable_mask(tmp_path):

@@ -86,7 +86,8 @@ def dataset_configs(cfg: Config, dataloaders: Sequence[str] = TRAIN_DATALOADERS
 
 def run_label_check(cfg: Config, num_samples: Optional[int] = None,
                     dataloaders: Sequence[str] = TRAIN_DATALOADERS,
-                    progress: bool = False) -> LabelCheckReport:
+                    progress: bool = False, skip_missing_data: bool = False
+                    ) -> LabelCheckReport:
     """Build each dataset of ``dataloaders`` (``lazy_init``) and check its masks.
 
     Args:
@@ -94,6 +95,9 @@ def run_label_check(cfg: Config, num_samples: Optional[int] = None,
         num_samples (int, optional): masks per dataset, evenly spaced; None: all.
         dataloaders (Sequence[str]): which dataloaders' datasets.
         progress (bool): progress bars. Defaults to False.
+        skip_missing_data (bool): leave out a dataset whose folder, split file or a
+            listed image does not exist (the Runner raises the dataset's own error when
+            it builds it) instead of raising that error here. Defaults to False.
 
     Returns:
         LabelCheckReport: every finding of every dataset.
@@ -106,8 +110,13 @@ def run_label_check(cfg: Config, num_samples: Optional[int] = None,
         # not serialized: serializing runs gc.collect(), 0.4 s with torch imported
         dataset_cfg.update(lazy_init=True, serialize_data=False)
         dataset = DATASETS.build(dataset_cfg)
-        found = check_dataset_labels(dataset, name, num_samples=num_samples,
-                                     head_num_classes=heads, progress=progress)
+        try:
+            found = check_dataset_labels(dataset, name, num_samples=num_samples,
+                                         head_num_classes=heads, progress=progress)
+        except FileNotFoundError:
+            if not skip_missing_data:
+                raise
+            continue
         # the heads are one model: their mismatch is reported once per set of classes
         found.findings = [f for f in found.findings if f.kind != 'num_classes' or not any(
             (g.kind, g.problem, g.found) == (f.kind, f.problem, f.found)
