@@ -19,7 +19,9 @@ Each step is a function so that tests (and other tools) can call it:
   (:func:`~fcn_mm.utils.config_check.check_config`; for training also scheduler
   ``end=None`` -> ``train_cfg.max_iters`` and the schedule-length check of
   :mod:`fcn_mm.utils.schedule_length`), the work-dir check and
-  :func:`prepare_data` (the demo data when the config has ``demo_data``);
+  :func:`prepare_data` (the demo data when the config has ``demo_data``), then for
+  training the label check of a sample of the masks
+  (:func:`~fcn_mm.apis.label_check.label_check_before_training`, ``label_check``);
 - :func:`build_runner`: ``cfg.runner_type`` through ``RUNNERS``, else ``Runner.from_cfg``.
 """
 import os
@@ -46,6 +48,7 @@ from fcn_mm.utils.syncbn import maybe_convert_syncbn
 from fcn_mm.utils.work_dir import check_work_dir
 from fcn_mm.version import __version__
 from .distributed import setup_distributed
+from .label_check import label_check_before_training
 from .preemption import add_preemption_hook
 from .speed import apply_speed_config
 
@@ -97,6 +100,8 @@ def finish_setup(cfg: Config, training: bool) -> Config:
         check_accumulation(cfg)
     check_work_dir(cfg.work_dir)
     prepare_data(cfg)
+    if training:
+        label_check_before_training(cfg)
     return cfg
 
 
