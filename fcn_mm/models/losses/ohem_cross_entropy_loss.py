@@ -76,7 +76,7 @@ class OhemCrossEntropy(nn.Module):
         prob, order = prob[valid].sort()
         if prob.numel() == 0:
             return score.sum() * 0.0
-        threshold = max(float(prob[min(self.min_kept, prob.numel() - 1)]), self.thresh)
+        threshold = max(float(prob[min(self.min_kept, prob.numel() - 1)].detach()), self.thresh)
         kept = pixel_losses[valid][order][prob < threshold]
         if kept.numel() == 0:
             return score.sum() * 0.0
