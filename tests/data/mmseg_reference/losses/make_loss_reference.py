@@ -12,7 +12,9 @@ Writes beside this script:
 * ``reference.npz``: ``<case>/value`` (loss) and ``<case>/grad`` (d loss / d logits),
   ``sampler/<case>`` (the OHEM sampler's kept mask);
 * ``cases.json``: per case the fcn_mm loss config (MMSegmentation's keys), the inputs it
-  takes, the call arguments, and how the reference was computed (``path``).
+  takes, the call arguments, and how the reference was computed (``path``); ``options``:
+  every ``__init__`` argument of MMSegmentation's loss classes and OHEMPixelSampler
+  (but ``context``), with its default.
 
 Where MMSegmentation 1.2.2 cannot compute a case on CPU with mmcv-lite, or computes
 something other than its own documented semantics, the reference is computed through
@@ -38,6 +40,7 @@ says which:
   non-ignored pixels; avg_non_ignore=False has no case (fcn_mm's rule there is its own,
   tested against a direct computation in test_cross_entropy_loss.py).
 """
+import inspect
 import json
 import os
 import os.path as osp
@@ -255,6 +258,13 @@ def run_sampler(spec, inputs):
     return sampler.sample(inputs[spec['logits']], inputs[spec['labels']].unsqueeze(1)).numpy()
 
 
+def _options(cls):
+    """Config keys of a class: its ``__init__`` arguments and their defaults."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    return {p.name: (None if p.default is inspect.Parameter.empty else p.default)
+            for p in params if p.name != 'context'}
+
+
 def main():
     torch.use_deterministic_algorithms(True)
     inputs = make_inputs()
@@ -270,10 +280,12 @@ def main():
                         **{k: v.numpy() for k, v in inputs.items()})
     np.savez_compressed(osp.join(HERE, 'reference.npz'), **out)
     import mmseg
+    options = {name: _options(cls) for name, cls in
+               dict(MMSEG_LOSSES, OHEMPixelSampler=OHEMPixelSampler).items()}
     with open(osp.join(HERE, 'cases.json'), 'w') as f:
         json.dump(dict(mmseg_version=mmseg.__version__, torch_version=torch.__version__,
-                       class_weight=CLASS_WEIGHT, cases=CASES, sampler_cases=SAMPLER_CASES),
-                  f, indent=1)
+                       class_weight=CLASS_WEIGHT, options=options, cases=CASES,
+                       sampler_cases=SAMPLER_CASES), f, indent=1)
     print(f'{len(CASES)} loss cases, {len(SAMPLER_CASES)} sampler cases -> {HERE}')
     for name in sorted(os.listdir(HERE)):
         print(f'  {name}: {osp.getsize(osp.join(HERE, name))} bytes')
