@@ -10,6 +10,7 @@ Call flow::
       -> forward(inputs)
       -> predict_by_feat(seg_logits, metas)   # resize to the (padded) input size
 """
+import math
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -220,8 +221,19 @@ class BaseDecodeHead(BaseModule):
                             ignore_index=self.ignore_index)
             name = loss_fn.loss_name
             loss[name] = loss[name] + value if name in loss else value
-        loss['acc_seg'] = accuracy(seg_logits, seg_label, ignore_index=self.ignore_index)
+        loss['acc_seg'] = accuracy(self._accuracy_scores(seg_logits), seg_label,
+                                   ignore_index=self.ignore_index)
         return loss
+
+    def _accuracy_scores(self, seg_logits: torch.Tensor) -> torch.Tensor:
+        """Scores whose argmax is the prediction: a binary head's (N, 1, h, w) logit
+        becomes (N, 2, h, w) ``[0, x - logit(threshold)]``, so label 1 wins exactly where
+        ``sigmoid(x) > threshold``, as in ``predict``."""
+        if seg_logits.size(1) != 1:
+            return seg_logits
+        t = min(max(float(self.threshold), 1e-6), 1 - 1e-6)
+        shifted = seg_logits.detach() - math.log(t / (1 - t))
+        return torch.cat([torch.zeros_like(shifted), shifted], dim=1)
 
     def predict_by_feat(self, seg_logits: torch.Tensor,
                         batch_img_metas: List[dict]) -> torch.Tensor:

@@ -115,3 +115,19 @@ def test_losses_of_one_name_are_summed_and_the_sampler_weights_them(tiny_cfg):
                                                   reduction='none')
     torch.testing.assert_close(sampled.loss_by_feat(logits, data['data_samples'])['loss_ce'],
                                (per_pixel * kept).sum() / (label != 255).sum())
+
+
+def test_binary_head_accuracy_uses_the_threshold(tiny_cfg):
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        head = _model(tiny_cfg, [dict(CE, use_sigmoid=True)], None, True).decode_head
+    data = _batch(True)
+    label = torch.stack([s.gt_sem_seg.data[0] for s in data['data_samples']])
+    gen = torch.Generator().manual_seed(1)
+    logits = torch.randn(2, 1, 32, 32, generator=gen)
+    pred = (logits[:, 0].sigmoid() > head.threshold).long()
+    valid = label != 255
+    expected = 100.0 * (pred == label)[valid].float().mean()
+    assert 0 < expected < 100
+    acc = head.loss_by_feat(logits, data['data_samples'])['acc_seg']
+    assert acc.item() == pytest.approx(expected.item(), rel=1e-5)
