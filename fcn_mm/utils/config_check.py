@@ -144,7 +144,8 @@ def _walk_model(node: Any, path: str, checkpoints: list, check_kwargs: bool = Tr
         if key == 'init_cfg':
             _walk_init(value, sub, checkpoints)
         elif key == 'sampler' and isinstance(value, dict):
-            _resolve(R.TASK_UTILS, value, sub, check_kwargs=False)
+            _resolve(R.TASK_UTILS, value, sub, check_kwargs=check_kwargs,
+                     consumed={'context'})
         elif key == 'pretrained' and isinstance(value, str):
             checkpoints.append((value, sub))
         elif key != 'type':

@@ -87,7 +87,7 @@ def test_parameter_counts_equal_the_built_model(name):
     assert int(row['params'].replace(',', '')) == total
     assert int(row['params_infer'].replace(',', '')) == \
         total - _numel(getattr(model, 'auxiliary_head', None))  # None: no auxiliary head
-    assert int(row['classes']) == model.decode_head.conv_seg.out_channels
+    assert int(row['classes']) == model.decode_head.num_classes  # 2 for a 1-channel head
 
 
 def test_r50_row_matches_mmsegmentation():

@@ -10,6 +10,7 @@ Call flow::
       -> forward(inputs)
       -> predict_by_feat(seg_logits, metas)   # resize to the (padded) input size
 """
+import math
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -22,6 +23,7 @@ from fcn_mm.utils.misc import resize
 from fcn_mm.utils.typing_utils import ConfigType, OptConfigType, OptMultiConfig, SampleList
 
 from ..losses import accuracy
+from ..samplers import build_pixel_sampler
 
 __all__ = ['BaseDecodeHead']
 
@@ -76,7 +78,9 @@ class BaseDecodeHead(BaseModule):
         loss_decode (dict | Sequence[dict]): loss config(s); losses of the same
             ``loss_name`` are summed.
         ignore_index (int): label left out of loss and accuracy. Defaults to 255.
-        sampler (dict, optional): pixel sampler; not supported, must be None.
+        sampler (dict, optional): pixel sampler, e.g. ``dict(type='OHEMPixelSampler',
+            thresh=0.7, min_kept=100000)``; its 0/1 pixel weights go to every loss
+            as ``weight``. Defaults to None.
         align_corners (bool): ``align_corners`` of every resize. Defaults to False.
         init_cfg (dict or list[dict]): defaults to ``Normal(std=0.01)`` on ``conv_seg``.
     """
@@ -110,10 +114,8 @@ class BaseDecodeHead(BaseModule):
         self.num_classes, self.out_channels, self.threshold = self._resolve_outputs(
             num_classes, out_channels, threshold)
         self.loss_decode = _build_losses(loss_decode)
-        if sampler is not None:
-            raise ValueError(f'decode_head.sampler={sampler!r}: pixel samplers are not '
-                             'supported by fcn_mm; set sampler=None')
-        self.sampler = None
+        self.sampler = (None if sampler is None
+                        else build_pixel_sampler(sampler, context=self))
         self.conv_seg = nn.Conv2d(channels, self.out_channels, kernel_size=1)
         self.dropout = nn.Dropout2d(dropout_ratio) if dropout_ratio > 0 else None
 
@@ -194,7 +196,9 @@ class BaseDecodeHead(BaseModule):
         """Losses and accuracy of logits against the stacked ``gt_sem_seg``.
 
         The logits are resized (bilinear, ``align_corners``) to the label size once;
-        every loss and the accuracy use that tensor.
+        every loss and the accuracy use that tensor. With a ``sampler``, its pixel
+        weights (N, H, W) are passed to every loss as ``weight``. Losses of the same
+        ``loss_name`` are summed.
 
         Args:
             seg_logits (Tensor): (N, C, h, w).
@@ -206,16 +210,30 @@ class BaseDecodeHead(BaseModule):
         seg_label = self._stack_batch_gt(batch_data_samples)          # (N, 1, H, W)
         seg_logits = resize(seg_logits, size=seg_label.shape[2:], mode='bilinear',
                             align_corners=self.align_corners)
+        seg_weight = (None if self.sampler is None
+                      else self.sampler.sample(seg_logits, seg_label))
         seg_label = seg_label.squeeze(1).long()
         losses_decode = (self.loss_decode if isinstance(self.loss_decode, nn.ModuleList)
                          else [self.loss_decode])
         loss: Dict[str, torch.Tensor] = {}
         for loss_fn in losses_decode:
-            value = loss_fn(seg_logits, seg_label, weight=None, ignore_index=self.ignore_index)
+            value = loss_fn(seg_logits, seg_label, weight=seg_weight,
+                            ignore_index=self.ignore_index)
             name = loss_fn.loss_name
             loss[name] = loss[name] + value if name in loss else value
-        loss['acc_seg'] = accuracy(seg_logits, seg_label, ignore_index=self.ignore_index)
+        loss['acc_seg'] = accuracy(self._accuracy_scores(seg_logits), seg_label,
+                                   ignore_index=self.ignore_index)
         return loss
+
+    def _accuracy_scores(self, seg_logits: torch.Tensor) -> torch.Tensor:
+        """Scores whose argmax is the prediction: a binary head's (N, 1, h, w) logit
+        becomes (N, 2, h, w) ``[0, x - logit(threshold)]``, so label 1 wins exactly where
+        ``sigmoid(x) > threshold``, as in ``predict``."""
+        if seg_logits.size(1) != 1:
+            return seg_logits
+        t = min(max(float(self.threshold), 1e-6), 1 - 1e-6)
+        shifted = seg_logits.detach() - math.log(t / (1 - t))
+        return torch.cat([torch.zeros_like(shifted), shifted], dim=1)
 
     def predict_by_feat(self, seg_logits: torch.Tensor,
                         batch_img_metas: List[dict]) -> torch.Tensor:

@@ -6,7 +6,7 @@ from typing import List, Optional, Sequence, Union
 import numpy as np
 import torch
 
-__all__ = ['get_class_weight', 'reduce_loss']
+__all__ = ['get_class_weight', 'reduce_loss', 'weight_reduce_loss', 'check_reduction']
 
 _EPS = torch.finfo(torch.float32).eps
 
@@ -70,3 +70,32 @@ def reduce_loss(loss: torch.Tensor, reduction: str = 'mean',
     if avg_factor is None:
         return loss.mean()
     return loss.sum() / (avg_factor + _EPS)
+
+
+def check_reduction(reduction: Optional[str], key: str = 'loss_decode.reduction') -> None:
+    """Raise a ValueError naming ``key`` unless ``reduction`` is 'none', 'mean' or 'sum'."""
+    if reduction not in ('none', 'mean', 'sum'):
+        raise ValueError(f"{key} must be 'none', 'mean' or 'sum', got {reduction!r}")
+
+
+def weight_reduce_loss(loss: torch.Tensor, weight: Optional[torch.Tensor] = None,
+                       reduction: str = 'mean',
+                       avg_factor: Optional[Union[float, torch.Tensor]] = None
+                       ) -> torch.Tensor:
+    """Multiply element-wise losses by ``weight`` (broadcast), then reduce.
+
+    Args:
+        loss (Tensor): element-wise losses, any shape.
+        weight (Tensor, optional): weights broadcastable to ``loss``.
+        reduction (str): 'none', 'mean' or 'sum'.
+        avg_factor (float | Tensor, optional): denominator of 'mean'; not allowed
+            with 'sum'.
+
+    Returns:
+        Tensor: a scalar, or the weighted ``loss`` for 'none'.
+    """
+    if weight is not None:
+        loss = loss * weight
+    if avg_factor is not None and reduction == 'sum':
+        raise ValueError("avg_factor cannot be used with reduction='sum'")
+    return reduce_loss(loss, reduction, avg_factor)

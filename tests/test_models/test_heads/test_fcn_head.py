@@ -94,15 +94,19 @@ def test_predict_resizes_to_the_input_size():
     assert out.shape == (1, 3, 12, 16)
 
 
-def test_output_channel_rules_and_unsupported_sampler():
+def test_output_channel_rules_and_sampler():
     with pytest.raises(ValueError, match='out_channels=5 and num_classes=3'):
         _head(out_channels=5)
     with pytest.warns(UserWarning, match='threshold'):
         binary = _head(num_classes=2, out_channels=1,
                        loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True))
     assert binary.threshold == 0.3 and binary.conv_seg.out_channels == 1
-    with pytest.raises(ValueError, match='sampler'):
-        _head(sampler=dict(type='OHEMPixelSampler'))
+    head = _head(sampler=dict(type='OHEMPixelSampler', thresh=0.7, min_kept=2))
+    assert type(head.sampler).__name__ == 'OHEMPixelSampler' and head.sampler.context is head
+    with pytest.raises(TypeError, match='decode_head.sampler'):
+        _head(sampler='OHEMPixelSampler')
+    with pytest.raises(ValueError, match='min_kept must be > 1'):
+        _head(sampler=dict(type='OHEMPixelSampler', min_kept=1))
 
 
 def test_conv_seg_init_is_normal_std_001():

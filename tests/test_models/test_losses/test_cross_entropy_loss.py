@@ -41,13 +41,24 @@ def _reference(logits, label, weights=None):
     return total, weight_sum, n * h * w
 
 
-@pytest.mark.parametrize('weights', [None, WEIGHTS])
-def test_mean_over_all_pixels_by_default(batch, weights):
+def test_mean_over_all_pixels_by_default(batch):
     logits, label = batch
-    loss = MODELS.build(dict(type='CrossEntropyLoss', class_weight=weights))
-    total, _, num_pixels = _reference(logits, label, weights)
+    loss = MODELS.build(dict(type='CrossEntropyLoss'))
+    total, _, num_pixels = _reference(logits, label)
     value = loss(logits, label, ignore_index=255)
     assert value.item() == pytest.approx(total / num_pixels, rel=1e-5)
+
+
+def test_class_weights_divide_by_the_weights_of_all_pixels_by_default(batch):
+    """MMSegmentation 1.2.2: sum(w[y] CE) / sum(w[y]) over all pixels; fcn_mm counts an
+    ignored pixel with weight 1 there (MMSegmentation raises an IndexError)."""
+    logits, label = batch
+    loss = MODELS.build(dict(type='CrossEntropyLoss', class_weight=WEIGHTS))
+    total, weight_sum, _ = _reference(logits, label, WEIGHTS)
+    num_ignored = int((label == 255).sum())
+    assert num_ignored > 0
+    value = loss(logits, label, ignore_index=255)
+    assert value.item() == pytest.approx(total / (weight_sum + num_ignored), rel=1e-5)
 
 
 @pytest.mark.parametrize('weights', [None, WEIGHTS])
@@ -135,8 +146,19 @@ def test_sigmoid_binary_head_matches_bce(batch):
         logits[:, 0], (binary_label == 1).float(), reduction='none') * valid
     torch.testing.assert_close(loss(logits, binary_label, ignore_index=255),
                                per_pixel.sum() / valid.numel())
-    with pytest.raises(ValueError, match='use_mask'):
-        MODELS.build(dict(type='CrossEntropyLoss', use_mask=True))
+    with pytest.raises(ValueError, match='use_sigmoid and use_mask'):
+        MODELS.build(dict(type='CrossEntropyLoss', use_sigmoid=True, use_mask=True))
+    with pytest.raises(ValueError, match=r'labels in \{0, 1\}.*\[0, 1, 2, 3\]'):
+        loss(logits, label, ignore_index=255)
+
+
+def test_mask_cross_entropy_needs_roi_labels_and_no_ignore_index(batch):
+    logits, label = batch
+    loss = MODELS.build(dict(type='CrossEntropyLoss', use_mask=True))
+    with pytest.raises(ValueError, match='roi_labels'):
+        loss(logits, label.float(), ignore_index=255)   # how a decode head calls it
+    with pytest.raises(ValueError, match='ignore_index=None'):
+        loss(logits, label.float(), torch.tensor([0, 1]), ignore_index=255)
 
 
 def test_accuracy_percent_ignoring_ignore_index(batch):
