@@ -29,6 +29,7 @@ their arguments themselves. ``pickletools.genops`` is not used: it decodes every
 argument (a 4 MB text would cost 8 MB during the scan); this reader skips long strings
 in 1 MiB chunks and keeps only their length.
 """
+import functools
 import struct
 import zipfile
 from _compat_pickle import IMPORT_MAPPING, NAME_MAPPING
@@ -118,6 +119,7 @@ _OTHER = object()  # floats, None, bools ... (nothing the scan needs to know)
 _MARK = object()
 
 
+@functools.lru_cache(maxsize=1)
 def _admitted_names() -> Dict[str, Any]:
     """Globals torch's weights_only unpickler and fcn_mm's allow-list admit."""
     from torch import _weights_only_unpickler as unpickler
@@ -172,13 +174,12 @@ class _Scanner:
         setattr(self, what, total)
         if total > self.budget:
             label = dict(encoded='bytes made by _codecs.encode',
-                         array_bytes='numpy array data rebuilt',
-                         storage_bytes='legacy storages allocated',
+                         array_bytes='bytes of numpy array data',
+                         storage_bytes='bytes of legacy storages',
                          copied_items='container elements copied into calls')[what]
-            unit = 'elements' if what == 'copied_items' else 'bytes'
-            raise _Refusal(f'its pickle asks for {total} {unit} of {label}, more than the '
-                           f'file can carry ({self.budget - SLACK_BYTES} bytes + '
-                           f'{SLACK_BYTES} slack): it reuses memoised data')
+            raise _Refusal(f'its pickle asks for {total} {label}, more than the file can '
+                           f'carry ({self.budget - SLACK_BYTES} bytes + {SLACK_BYTES} '
+                           'slack): it reuses memoised data or declares more than it holds')
 
     def _charge_copies(self, args: Any) -> None:
         """A call or BUILD copies at most its arguments and their elements (one level)."""
@@ -284,7 +285,8 @@ class _Scanner:
                 marks.append(stack)
                 stack = []
             elif op == b't':
-                stack.append(_Tuple(pop_mark()))
+                items = pop_mark()  # before naming `stack`: pop_mark rebinds it
+                stack.append(_Tuple(items))
             elif op in (b'\x85', b'\x86', b'\x87'):  # TUPLE1-3
                 n = op[0] - 0x84
                 items = stack[-n:]
