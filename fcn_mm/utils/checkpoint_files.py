@@ -13,8 +13,8 @@ Fault injection (tests only): with ``FCN_MM_FAULT_INJECT=<point>[:<n>]`` in the
 environment the process SIGKILLs itself the ``n``-th time (default 1st) it reaches
 ``<point>``. Points inside a write, for ``<kind>`` ``ckpt`` (bytes) or ``pointer``
 (text): ``<kind>_partial`` (half the temp file written; only with the variable set is a
-write split in two, through memoryview halves, so a save never copies its bytes), ``<kind>_fsynced`` (temp file
-complete and fsynced, not renamed), ``<kind>_renamed`` (renamed, folder not fsynced).
+write split in two, through memoryview halves, so a save never copies its bytes),
+``<kind>_fsynced`` (temp file complete and fsynced, not renamed), ``<kind>_renamed`` (renamed, folder not fsynced).
 The CheckpointHook adds ``before_pointer`` (checkpoint in place, ``last_checkpoint``
 not updated) and ``before_remove`` (pointer updated, old checkpoints not removed).
 With ``<point>:<n>:hold`` the process instead prints ``FCN_MM_FAULT_HOLD <point>`` to

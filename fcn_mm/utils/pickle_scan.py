@@ -18,8 +18,9 @@ the five pickles of a legacy file), tracks the stack and the memo as torch's
 * ``_codecs.encode`` other than ``(text, 'latin1')`` (what pickle writes for bytes), and
   ``set`` / ``Counter`` / ``OrderedDict`` / ``torch.Size`` built from a text or bytes
   (one object per character);
-* a file whose ``_codecs.encode`` results, numpy array data or legacy storages (each sum
-  on its own) exceed the file's size plus :data:`SLACK_BYTES`;
+* a file whose ``_codecs.encode`` results, numpy array data, legacy storages or container
+  elements copied into calls and BUILDs (each sum on its own; one memoised object counts
+  each time it is used) exceed the file's size plus :data:`SLACK_BYTES`;
 * zip records that are compressed (``torch.save`` stores them; a compressed record
   expands to more than the file holds) or larger than the file.
 

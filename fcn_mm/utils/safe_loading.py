@@ -1,9 +1,13 @@
 """Checkpoint loading with ``torch.load(weights_only=True)`` and fcn_mm's allow-list.
 
-:func:`load_checkpoint_file` is the only way fcn_mm reads a checkpoint; mmengine's local
-and model-zoo schemes (``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
-``load_checkpoint``) are routed to it. Beyond torch's own ``weights_only`` types (tensors,
-plain Python values, ``OrderedDict`` ...) it admits:
+:func:`load_checkpoint_file` (and :func:`load_checkpoint_bytes` for bytes read through a
+file backend) is the only way fcn_mm reads a checkpoint; every mmengine checkpoint scheme
+(``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``, ``load_checkpoint``) is
+routed to it or refused (:mod:`fcn_mm.utils.checkpoint_schemes`). Before ``torch.load``,
+:mod:`fcn_mm.utils.pickle_scan` refuses what torch's own list admits but would allocate more
+than the file carries (``bytearray(n)``, tensor and storage classes called with a size,
+memoised data reused beyond the file's size, compressed zip records). Beyond torch's own
+``weights_only`` types (tensors, plain Python values, ``OrderedDict`` ...) it admits:
 
 * numpy arrays and scalars of plain numeric and bool dtypes, rebuilt by
   :mod:`fcn_mm.utils.numpy_rebuild` (never by numpy's own ``__setstate__``): shapes and
@@ -40,7 +44,8 @@ from .checkpoint_format import checkpoint_stream_problem
 from .pickle_scan import SLACK_BYTES, checkpoint_scan_problem
 from .unpickle_guard import finish_placeholders, first_refusal, rebuilding
 
-__all__ = ['load_checkpoint_file', 'load_checkpoint_bytes', 'load_state_dict_file', 'CheckpointLoadError',
+__all__ = ['load_checkpoint_file', 'load_checkpoint_bytes', 'load_state_dict_file',
+           'CheckpointLoadError',
            'SAFE_GLOBALS']
 
 MapLocation = Union[str, torch.device, Callable, dict, None]

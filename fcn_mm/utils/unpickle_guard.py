@@ -19,7 +19,8 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
 __all__ = ['RefusedCheckpointContent', 'rebuilding', 'refuse', 'require_rebuilding',
-           'first_refusal', 'charge_rebuilt_bytes', 'note_placeholder', 'placeholders_made', 'finish_placeholders']
+           'first_refusal', 'charge_rebuilt_bytes', 'note_placeholder', 'placeholders_made',
+           'finish_placeholders']
 
 _state = threading.local()
 

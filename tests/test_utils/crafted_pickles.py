@@ -9,7 +9,8 @@ imports fcn_mm once (noting torch's weights_only allow-list before and after, an
 one fcn_mm load), then loads every ``*.pth`` of FOLDER in each mode, each load in its own
 forked child, and writes one JSON line per load: the child's exit status or signal, its
 peak memory (``ru_maxrss``, also as seen by the child before and after the load, after
-a warm-up load of a small benign file in the fcn_mm and mmengine modes), whether the load was refused and with which message. Modes:
+a warm-up load of a small benign file in the fcn_mm and mmengine modes), whether the load
+was refused and with which message. Modes:
 ``fcn_mm`` (load_checkpoint_file), ``mmengine`` (mmengine's load_checkpoint into a
 model), ``init_model`` (fcn_mm.apis.init_model(CONFIG, checkpoint)), ``torch`` (plain
 ``torch.load(weights_only=True)`` after importing fcn_mm, register_all_modules and

@@ -4,7 +4,8 @@ The corpus (``crafted_pickles.CORPUS``) is written by the test, opcode by opcode
 file must be refused with its reason, by fcn_mm's loader, mmengine's ``load_checkpoint``,
 ``init_model``, ``tools/train.py --resume`` and by a plain ``torch.load(weights_only=True)``
 after fcn_mm was imported and used (except ``crafted_pickles.TORCH_ADMITS``: allocations
-torch's own allow-list admits, which only fcn_mm's pre-load scan refuses); each child must exit normally (no signal), stay
+torch's own allow-list admits, which only fcn_mm's pre-load scan refuses); each child must
+exit normally (no signal), stay
 under 1 GiB peak memory and run no payload (the marker file stays absent). With numpy's
 own rebuilders allowed (what fcn_mm once registered) the issue's file kills its child.
 """
