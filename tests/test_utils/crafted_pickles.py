@@ -9,8 +9,8 @@ imports fcn_mm once (noting torch's weights_only allow-list before and after, an
 one fcn_mm load), then loads every ``*.pth`` of FOLDER in each mode, each load in its own
 forked child, and writes one JSON line per load: the child's exit status or signal, its
 peak memory (``ru_maxrss``, also as seen by the child before and after the load, after
-a warm-up load of a small benign file in the fcn_mm and mmengine modes), whether the load
-was refused and with which message. Modes:
+a warm-up load of a small benign file for :data:`MEMORY_CASES` in the fcn_mm and mmengine
+modes), whether the load was refused and with which message. Modes:
 ``fcn_mm`` (load_checkpoint_file), ``mmengine`` (mmengine's load_checkpoint into a
 model), ``init_model`` (fcn_mm.apis.init_model(CONFIG, checkpoint)), ``torch`` (plain
 ``torch.load(weights_only=True)`` after importing fcn_mm, register_all_modules and
@@ -500,7 +500,8 @@ def main(argv) -> None:
             for case in MODE_CASES.get(mode, names):
                 record = _in_child(loaders[mode], os.path.join(folder, f'{case}.pth'),
                                    os.path.join(folder, f'{case}.{mode}.json'),
-                                   benign if mode in ('fcn_mm', 'mmengine') else None)
+                                   benign if case in MEMORY_CASES
+                                   and mode in ('fcn_mm', 'mmengine') else None)
                 out.write(json.dumps(dict(record, mode=mode, case=case)) + '\n')
                 out.flush()
 
