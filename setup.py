@@ -51,7 +51,7 @@ setup(
     long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     packages=find_packages(include=['fcn_mm', 'fcn_mm.*']),
-    python_requires='>=3.9',
+    python_requires='>=3.11,<3.14',  # CI: the suite on 3.11, a fast tier on 3.13 (.ci/run)
     install_requires=INSTALL_REQUIRES,
     extras_require={'tests': TESTS_REQUIRE, 'tensorboard': TENSORBOARD_REQUIRE,
                     'deploy': DEPLOY_REQUIRE, 'serve': SERVE_REQUIRE},
