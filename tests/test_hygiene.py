@@ -23,6 +23,8 @@ MACHINE_PATH = re.compile(
 EXAMPLES = {
     '/home/me/': 'the example user of docs/pretrained.md and its test',
     '/tmp/show': "a config value that tests/test_apis/test_training.py sets and reads",
+    '/tmp/mmseg122/': 'the default venv of make_mmseg_env.sh (MMSegmentation 1.2.2), the '
+                      'interpreter that reference-data scripts name',
 }
 
 
