@@ -12,8 +12,9 @@ default of fcn_mm's ``CheckpointHook``) writes through :func:`atomic_write`.
 Fault injection (tests only): with ``FCN_MM_FAULT_INJECT=<point>[:<n>]`` in the
 environment the process SIGKILLs itself the ``n``-th time (default 1st) it reaches
 ``<point>``. Points inside a write, for ``<kind>`` ``ckpt`` (bytes) or ``pointer``
-(text): ``<kind>_partial`` (half the temp file written), ``<kind>_fsynced`` (temp file
-complete and fsynced, not renamed), ``<kind>_renamed`` (renamed, folder not fsynced).
+(text): ``<kind>_partial`` (half the temp file written; only with the variable set is a
+write split in two, through memoryview halves, so a save never copies its bytes),
+``<kind>_fsynced`` (temp file complete and fsynced, not renamed), ``<kind>_renamed`` (renamed, folder not fsynced).
 The CheckpointHook adds ``before_pointer`` (checkpoint in place, ``last_checkpoint``
 not updated) and ``before_remove`` (pointer updated, old checkpoints not removed).
 With ``<point>:<n>:hold`` the process instead prints ``FCN_MM_FAULT_HOLD <point>`` to
@@ -28,7 +29,7 @@ import time
 import uuid
 import zipfile
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Union
+from typing import BinaryIO, Dict, Iterable, List, Optional, Union
 
 __all__ = ['atomic_write', 'fault_point', 'is_complete_checkpoint', 'step_pattern',
            'find_latest_complete_checkpoint', 'remove_stale_temp_files',
@@ -70,6 +71,19 @@ def _hold(name: str, timeout: float = 120.0) -> None:
         time.sleep(0.02)
 
 
+def _write_with_fault_point(f: BinaryIO, data: bytes, point: str) -> None:
+    """Write ``data`` in two halves with fault point ``point`` between (tests only).
+
+    The halves are memoryview slices of ``data``: no copy of the checkpoint.
+    """
+    view = memoryview(data)
+    half = len(view) // 2
+    f.write(view[:half])
+    f.flush()
+    fault_point(point)
+    f.write(view[half:])
+
+
 def _fsync_dir(folder: str) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -106,11 +120,10 @@ def atomic_write(data: Union[bytes, str], filepath: Union[str, Path], kind: str 
     try:
         os.makedirs(folder, exist_ok=True)
         with open(tmp, 'wb') as f:
-            half = len(data) // 2
-            f.write(data[:half])
-            f.flush()
-            fault_point(f'{kind}_partial')
-            f.write(data[half:])
+            if os.environ.get(FAULT_ENV):
+                _write_with_fault_point(f, data, f'{kind}_partial')
+            else:
+                f.write(data)  # the caller's buffer as it is: no copy
             f.flush()
             os.fsync(f.fileno())
         fault_point(f'{kind}_fsynced')

@@ -21,9 +21,10 @@ from .numpy_rebuild import finished_array
 from .unpickle_guard import note_placeholder, refuse, require_rebuilding
 
 __all__ = ['SAFE_GLOBALS', 'LoadingHistoryBuffer', 'statistics_method_getattr',
-           'STATISTICS_METHODS']
+           'STATISTICS_METHODS', 'MAX_LENGTH']
 
 STATISTICS_METHODS = ('min', 'max', 'current', 'mean')
+MAX_LENGTH = 10 ** 7  # mmengine's default is 10**6
 _STATE_KEYS = ('max_length', '_log_history', '_count_history')
 _NAME = 'mmengine.logging.history_buffer.HistoryBuffer'
 
@@ -68,13 +69,22 @@ def _checked_state(state: Any) -> Dict[str, Any]:
         refuse(f'{_NAME} state with keys {sorted(state)} is refused: expected '
                f'{list(_STATE_KEYS)} and statistics_methods')
     max_length = state['max_length']
-    if type(max_length) is not int or max_length <= 0:
-        refuse(f'{_NAME}.max_length {max_length!r} is refused: expected an int > 0')
+    if type(max_length) is not int or not 0 < max_length <= MAX_LENGTH:
+        refuse(f'{_NAME}.max_length {_describe(max_length)} is refused: expected an int '
+               f'in 1..{MAX_LENGTH}')
     log = finished_array(state['_log_history'], 'HistoryBuffer._log_history')
     count = finished_array(state['_count_history'], 'HistoryBuffer._count_history')
+    for what, array in (('_log_history', log), ('_count_history', count)):
+        if array.dtype.kind not in 'fiu' or not array.dtype.isnative:
+            refuse(f'{_NAME}.{what} of dtype {array.dtype.str!r} is refused: expected a '
+                   'real float or integer dtype in native byte order (no complex, bool or '
+                   'byte-swapped histories)')
     if log.ndim != 1 or count.ndim != 1 or len(log) != len(count):
         refuse(f'{_NAME} histories of shapes {log.shape} and {count.shape} are refused: '
                'expected two 1-d arrays of the same length')
+    if len(log) > max_length:
+        refuse(f'{_NAME} histories of length {len(log)} are refused: longer than its '
+               f'max_length {max_length}')
     methods = state.get('statistics_methods', {})
     own = [getattr(HistoryBuffer, name) for name in STATISTICS_METHODS]
     if type(methods) is not dict or any(

@@ -29,7 +29,8 @@ from typing import Any, Tuple
 
 import numpy as np
 
-from .unpickle_guard import note_placeholder, refuse, require_rebuilding
+from .unpickle_guard import (charge_rebuilt_bytes, note_placeholder, refuse,
+                             require_rebuilding)
 
 __all__ = ['SAFE_GLOBALS', 'PLAIN_DTYPES', 'NumpyArrayInProgress', 'NumpyDtypeInProgress',
            'NumpyNdarrayName', 'finished_array', 'rebuild_dtype', 'rebuild_array',
@@ -95,9 +96,10 @@ class NumpyDtypeInProgress:
 
     __slots__ = ('_dtype', '_has_state')
 
-    def __init__(self, *args, **kwargs):
-        refuse('fcn_mm.utils.numpy_rebuild.NumpyDtypeInProgress may not be called by a '
-               'checkpoint')
+    def __new__(cls, *args, **kwargs):  # NEWOBJ / REDUCE of the class itself
+        refuse('a numpy dtype placeholder that numpy.dtype(...) did not make is refused '
+               '(fcn_mm.utils.numpy_rebuild.NumpyDtypeInProgress created by the checkpoint '
+               'itself)')
 
     def __setstate__(self, state: Any) -> None:
         dtype = getattr(self, '_dtype', None)
@@ -120,9 +122,10 @@ class NumpyArrayInProgress:
 
     __slots__ = ('_array',)
 
-    def __init__(self, *args, **kwargs):
-        refuse('fcn_mm.utils.numpy_rebuild.NumpyArrayInProgress may not be called by a '
-               'checkpoint')
+    def __new__(cls, *args, **kwargs):  # NEWOBJ / REDUCE of the class itself
+        refuse('a numpy array placeholder that _reconstruct did not make is refused '
+               '(fcn_mm.utils.numpy_rebuild.NumpyArrayInProgress created by the checkpoint '
+               'itself)')
 
     def __setstate__(self, state: Any) -> None:
         current = getattr(self, '_array', False)
@@ -206,6 +209,7 @@ def _array_from_state(state: Any) -> np.ndarray:
         refuse(f'numpy array of shape {_short.repr(shape)} is refused: too large to exist')
     if dtype.kind == 'b':
         _check_bool_bytes(data, 'a numpy array')
+    charge_rebuilt_bytes(nbytes, f'a numpy array of {nbytes} bytes')
     flat = np.frombuffer(data, dtype=dtype)
     return flat.reshape(shape, order='F' if fortran else 'C').copy(order='K')
 

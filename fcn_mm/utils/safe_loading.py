@@ -1,9 +1,13 @@
 """Checkpoint loading with ``torch.load(weights_only=True)`` and fcn_mm's allow-list.
 
-:func:`load_checkpoint_file` is the only way fcn_mm reads a checkpoint; mmengine's local
-and model-zoo schemes (``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``,
-``load_checkpoint``) are routed to it. Beyond torch's own ``weights_only`` types (tensors,
-plain Python values, ``OrderedDict`` ...) it admits:
+:func:`load_checkpoint_file` (and :func:`load_checkpoint_bytes` for bytes read through a
+file backend) is the only way fcn_mm reads a checkpoint; every mmengine checkpoint scheme
+(``load_from``, ``--resume``, ``init_cfg=dict(type='Pretrained')``, ``load_checkpoint``) is
+routed to it or refused (:mod:`fcn_mm.utils.checkpoint_schemes`). Before ``torch.load``,
+:mod:`fcn_mm.utils.pickle_scan` refuses what torch's own list admits but would allocate more
+than the file carries (``bytearray(n)``, tensor and storage classes called with a size,
+memoised data reused beyond the file's size, compressed zip records). Beyond torch's own
+``weights_only`` types (tensors, plain Python values, ``OrderedDict`` ...) it admits:
 
 * numpy arrays and scalars of plain numeric and bool dtypes, rebuilt by
   :mod:`fcn_mm.utils.numpy_rebuild` (never by numpy's own ``__setstate__``): shapes and
@@ -24,21 +28,24 @@ are empty, truncated or not torch checkpoints. fcn_mm never turns ``weights_only
 :func:`load_checkpoint_file`; ``install_checkpoint_schemes`` registers it.
 """
 import contextlib
+import io
 import os
 import os.path as osp
 import pickle
 import re
 import struct
 import threading
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
+from typing import Any, BinaryIO, Callable, Dict, Iterator, Optional, Tuple, Union
 
 import torch
 
 from . import history_buffer_rebuild, numpy_rebuild
-from .checkpoint_format import checkpoint_format_problem
+from .checkpoint_format import checkpoint_stream_problem
+from .pickle_scan import SLACK_BYTES, checkpoint_scan_problem
 from .unpickle_guard import finish_placeholders, first_refusal, rebuilding
 
-__all__ = ['load_checkpoint_file', 'load_state_dict_file', 'CheckpointLoadError',
+__all__ = ['load_checkpoint_file', 'load_checkpoint_bytes', 'load_state_dict_file',
+           'CheckpointLoadError',
            'SAFE_GLOBALS']
 
 MapLocation = Union[str, torch.device, Callable, dict, None]
@@ -61,14 +68,14 @@ class CheckpointLoadError(pickle.UnpicklingError, ValueError):
 
 
 @contextlib.contextmanager
-def _allow_list_in_force() -> Iterator[None]:
+def _allow_list_in_force(budget: int) -> Iterator[None]:
     """torch's weights_only allow-list is exactly :data:`SAFE_GLOBALS` inside, as before after."""
     with _ALLOW_LIST_LOCK:
         saved = torch.serialization.get_safe_globals()
         torch.serialization.clear_safe_globals()
         torch.serialization.add_safe_globals(SAFE_GLOBALS)
         try:
-            with rebuilding():
+            with rebuilding(budget):
                 yield
         finally:
             torch.serialization.clear_safe_globals()
@@ -115,8 +122,8 @@ def load_checkpoint_file(path: Union[str, os.PathLike],
     Raises:
         FileNotFoundError: ``path`` is not an existing file.
         CheckpointLoadError: the file is empty, truncated or not a torch checkpoint, or
-            it holds something the allow-list refuses (the message names the file and
-            the reason); also a ValueError.
+            it holds something the allow-list or the pre-load scan refuses (the message
+            names the file and the reason); also a ValueError.
     """
     filename = osp.expanduser(os.fspath(path))
     if not osp.isfile(filename):
@@ -125,14 +132,45 @@ def load_checkpoint_file(path: Union[str, os.PathLike],
             f'Checkpoint file {filename!r} {kind} (absolute path '
             f'{osp.abspath(filename)!r}). Check `load_from`, `--resume` or the '
             'checkpoint argument.')
-    problem = checkpoint_format_problem(filename)
+    with open(filename, 'rb') as stream:  # scanned and loaded from the same open file
+        return _load_stream(stream, os.fstat(stream.fileno()).st_size, filename,
+                            map_location)
+
+
+def load_checkpoint_bytes(data: bytes, name: str, map_location: MapLocation = 'cpu') -> Any:
+    """Load a checkpoint held in memory (e.g. read through a file backend) safely.
+
+    Args:
+        data (bytes): the checkpoint's bytes, as ``torch.save`` wrote them.
+        name (str): where they came from (e.g. ``'s3://bucket/iter_4.pth'``), for messages.
+        map_location: as for :func:`torch.load`. Defaults to ``'cpu'``.
+
+    Returns:
+        Any: the loaded object (see :func:`load_checkpoint_file`).
+
+    Raises:
+        CheckpointLoadError: as for :func:`load_checkpoint_file`.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f'Checkpoint {name!r}: expected its bytes, got '
+                        f'{type(data).__name__}')
+    return _load_stream(io.BytesIO(data), len(data), name, map_location)
+
+
+def _load_stream(stream: BinaryIO, size: int, filename: str,
+                 map_location: MapLocation) -> Any:
+    """Format check, pre-load scan, then ``torch.load`` under fcn_mm's allow-list."""
+    problem = checkpoint_stream_problem(stream, size)
     if problem is not None:
         raise CheckpointLoadError(f'Checkpoint file {filename!r} {problem}.')
+    problem = checkpoint_scan_problem(stream, size)
+    if problem is not None:
+        raise CheckpointLoadError(f'Refused to load checkpoint {filename!r}: {problem}.')
     try:
-        with _allow_list_in_force():
+        with _allow_list_in_force(budget=size + SLACK_BYTES):
             try:
                 return finish_placeholders(
-                    torch.load(filename, map_location=map_location, weights_only=True))
+                    torch.load(stream, map_location=map_location, weights_only=True))
             except pickle.UnpicklingError as e:
                 reason = _refusal_reason(e)
                 raise CheckpointLoadError(

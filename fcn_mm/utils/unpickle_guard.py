@@ -15,8 +15,12 @@ import threading
 from collections import Counter, OrderedDict
 from typing import Any, Dict, Iterator, NoReturn, Optional
 
+import torch
+from mmengine.logging.history_buffer import HistoryBuffer
+
 __all__ = ['RefusedCheckpointContent', 'rebuilding', 'refuse', 'require_rebuilding',
-           'first_refusal', 'note_placeholder', 'placeholders_made', 'finish_placeholders']
+           'first_refusal', 'charge_rebuilt_bytes', 'note_placeholder', 'placeholders_made',
+           'finish_placeholders']
 
 _state = threading.local()
 
@@ -26,11 +30,17 @@ class RefusedCheckpointContent(pickle.UnpicklingError):
 
 
 @contextlib.contextmanager
-def rebuilding() -> Iterator[None]:
-    """Mark this thread as inside fcn_mm's checkpoint loader for one load."""
+def rebuilding(budget: int) -> Iterator[None]:
+    """Mark this thread as inside fcn_mm's checkpoint loader for one load.
+
+    Args:
+        budget (int): how many bytes of array data the rebuilders may copy in this load
+            (the file's size plus a small slack).
+    """
     if getattr(_state, 'active', False):
         raise RuntimeError('fcn_mm.utils.unpickle_guard.rebuilding() is not re-entrant')
     _state.active, _state.refusal, _state.placeholders = True, None, 0
+    _state.budget, _state.spent = budget, 0
     try:
         yield
     finally:
@@ -61,6 +71,21 @@ def first_refusal() -> Optional[str]:
     return getattr(_state, 'refusal', None)
 
 
+def charge_rebuilt_bytes(nbytes: int, what: str) -> None:
+    """Count ``nbytes`` of rebuilt data against this load's budget; refuse beyond it.
+
+    Args:
+        nbytes (int): bytes about to be copied (e.g. one numpy array's data).
+        what (str): what is rebuilt, for the message.
+    """
+    spent = getattr(_state, 'spent', 0) + nbytes
+    _state.spent = spent
+    if spent > getattr(_state, 'budget', 0):
+        refuse(f'{what} would bring the rebuilt data of this file to {spent} bytes, more '
+               f'than the file can carry ({_state.budget} bytes with slack): a pickle that '
+               'points many arrays at one memoised bytes object is refused')
+
+
 def note_placeholder() -> None:
     """Count one placeholder object made during this load (see ``numpy_rebuild``)."""
     _state.placeholders = getattr(_state, 'placeholders', 0) + 1
@@ -76,6 +101,14 @@ def _finish(node: Any, done: Dict[int, Any]) -> Any:
     finish = getattr(kind, '_fcn_mm_finish', None)
     if finish is not None:
         return finish(node)
+    if isinstance(node, torch.Tensor):  # attributes set by _rebuild_*_with_state
+        if id(node) not in done and node.__dict__:
+            done[id(node)] = node
+            for key, value in list(node.__dict__.items()):
+                node.__dict__[key] = _finish(value, done)
+        return node
+    if kind is HistoryBuffer:
+        return node  # its state was checked when it was built
     if kind not in (dict, OrderedDict, Counter, list, tuple, set):
         return node
     if id(node) in done:
@@ -106,7 +139,12 @@ def _finish(node: Any, done: Dict[int, Any]) -> Any:
 
 
 def finish_placeholders(obj: Any) -> Any:
-    """Swap the placeholders in ``obj`` (dicts, lists, tuples, sets) for finished objects.
+    """Swap the placeholders in ``obj`` for finished objects; refuse unfinished ones.
+
+    Every container (dicts, lists, tuples, sets, an OrderedDict's ``__dict__``) and every
+    tensor's attributes are walked, whether or not the rebuilders counted a placeholder:
+    a placeholder that a pickle made some other way is refused here (its class's
+    ``_fcn_mm_finish``), so none reaches the caller.
 
     Args:
         obj (Any): what ``torch.load`` returned inside :func:`rebuilding`.
@@ -114,6 +152,4 @@ def finish_placeholders(obj: Any) -> Any:
     Returns:
         Any: ``obj`` (containers changed in place; tuples rebuilt where needed).
     """
-    if not placeholders_made():
-        return obj
     return _finish(obj, {})

@@ -8,7 +8,9 @@ Run as a script (``python crafted_pickles.py FOLDER OUT.jsonl CONFIG``), this mo
 imports fcn_mm once (noting torch's weights_only allow-list before and after, and after
 one fcn_mm load), then loads every ``*.pth`` of FOLDER in each mode, each load in its own
 forked child, and writes one JSON line per load: the child's exit status or signal, its
-peak memory (``ru_maxrss``), whether the load was refused and with which message. Modes:
+peak memory (``ru_maxrss``, also as seen by the child before and after the load, after
+a warm-up load of a small benign file for :data:`MEMORY_CASES` in the fcn_mm and mmengine
+modes), whether the load was refused and with which message. Modes:
 ``fcn_mm`` (load_checkpoint_file), ``mmengine`` (mmengine's load_checkpoint into a
 model), ``init_model`` (fcn_mm.apis.init_model(CONFIG, checkpoint)), ``torch`` (plain
 ``torch.load(weights_only=True)`` after importing fcn_mm, register_all_modules and
@@ -159,14 +161,18 @@ def scalar(dtype_ops: bytes, data: bytes) -> bytes:
 HB = ('mmengine.logging.history_buffer', 'HistoryBuffer')
 
 
-def history_buffer(methods: Dict[str, str], extra: Tuple[bytes, bytes] = None) -> bytes:
-    """A HistoryBuffer with log [1, 3], counts [1, 1] and a statistics table."""
+def history_buffer(methods: Dict[str, str], extra: Tuple[bytes, bytes] = None,
+                   log: bytes = None, max_length: bytes = None) -> bytes:
+    """A HistoryBuffer with log [1, 3], counts [1, 1] and a statistics table.
+
+    ``log`` and ``max_length`` (opcodes) replace the log array and ``num(1000000)``.
+    """
     f8, i8 = dtype('f8'), dtype('i8')
-    log = array((2,), f8, struct.pack('<2d', 1.0, 3.0))
+    log = log or array((2,), f8, struct.pack('<2d', 1.0, 3.0))
     count = array((2,), i8, struct.pack('<2q', 1, 1))
     table = dct(*[(text(k), call(glob('builtins', 'getattr'), get(0), text(v)))
                   for k, v in methods.items()])
-    pairs = [(text('max_length'), num(1000000)), (text('_log_history'), log),
+    pairs = [(text('max_length'), max_length or num(1000000)), (text('_log_history'), log),
              (text('_count_history'), count), (text('statistics_methods'), table)]
     if extra:
         pairs.append(extra)
@@ -178,6 +184,19 @@ POINTERS = struct.pack('<2Q', 0x4141414141414141, 0x4242424242424242)
 OBJECT_FIELD_STATE = (3, '|', None, tup(text('a')),
                       dct((text('a'), tup(dtype('O8', (3, '|', None, None, None, -1, -1, 63)),
                                           num(0)))), 8, 1, 0)
+
+
+MEMO_DATA_BYTES = 4 * 2 ** 20  # the issue's probe: a 4.2 MB file, 25 arrays over one bytes
+MEMO_ARRAYS = 25
+
+
+def memo_shared_array_data() -> bytes:
+    """25 float64 arrays whose data is one memoised bytes object of 4 MiB."""
+    data = raw_bytes(b'\x00' * MEMO_DATA_BYTES) + put(1)
+    f8 = dtype('f8') + put(2)
+    shape = (MEMO_DATA_BYTES // 8,)
+    arrays = [array(shape, get(2), data_ops=get(1)) for _ in range(MEMO_ARRAYS - 1)]
+    return lst(array(shape, f8, data_ops=data), *arrays)
 
 
 def _marker_code(marker: str) -> str:
@@ -278,6 +297,65 @@ CORPUS: Dict[str, Tuple[Callable[[str], bytes], str]] = {
         'HistoryBuffer state with keys'),
     'history_buffer_constructor_call': (
         lambda m: call(glob(*HB), lst(), lst()), 'HistoryBuffer created with arguments'),
+    # the issue's loader paragraph: allocations the file does not carry
+    'memo_shared_array_data': (
+        lambda m: memo_shared_array_data(), 'bytes of numpy array data, more than the file'),
+    'bytearray_2e8': (
+        lambda m: call(glob('builtins', 'bytearray'), num(2 * 10 ** 8)),
+        'calls builtins.bytearray (REDUCE)'),
+    'bytearray_py2_name': (
+        lambda m: call(glob('__builtin__', 'bytearray'), num(2 * 10 ** 8)),
+        'calls builtins.bytearray'),
+    'bytearray_newobj': (
+        lambda m: glob('builtins', 'bytearray') + tup(num(2 * 10 ** 8)) + P.NEWOBJ,
+        'calls builtins.bytearray (NEWOBJ)'),
+    'encode_of_one_text_many_times': (
+        lambda m: text('x' * 2 ** 16) + put(3) + lst(*[
+            call(glob('_codecs', 'encode'), get(3), text('latin1')) for _ in range(40)]),
+        'bytes made by _codecs.encode'),
+    'encode_to_utf32': (
+        lambda m: call(glob('_codecs', 'encode'), text('abc'), text('utf-32')),
+        "other than (text, 'latin1')"),
+    'tensor_class_from_int': (
+        lambda m: call(glob('torch', 'FloatTensor'), num(10 ** 6)), 'calls torch.FloatTensor'),
+    'torch_tensor_from_int': (
+        lambda m: glob('torch', 'Tensor') + tup(num(10 ** 6)) + P.NEWOBJ,
+        'calls torch.Tensor (NEWOBJ)'),
+    'untyped_storage_from_int': (
+        lambda m: call(glob('torch.storage', 'UntypedStorage'), num(10 ** 6)),
+        'calls torch.storage.UntypedStorage'),
+    'qtensor_of_declared_size': (
+        lambda m: call(glob('torch._utils', '_rebuild_qtensor'), NONE, num(0),
+                       tup(num(10 ** 5), num(10 ** 5)), tup(num(10 ** 5), num(1)), NONE,
+                       FALSE, dct()), 'calls torch._utils._rebuild_qtensor'),
+    'rebuild_from_type_around_tensor_class': (
+        lambda m: call(glob('torch._tensor', '_rebuild_from_type_v2'),
+                       glob('torch', 'FloatTensor'), glob('torch', 'Tensor'),
+                       tup(num(10 ** 6)), dct()),
+        'calls torch.FloatTensor (inside _rebuild_from_type_v2)'),
+    'size_from_one_tuple_many_times': (
+        lambda m: tup(*[num(1)] * 20000) + put(4) + lst(*[
+            call(glob('torch', 'Size'), get(4)) for _ in range(30)]),
+        'container elements copied into calls'),
+    'set_from_text': (
+        lambda m: call(glob('builtins', 'set'), text('abcdef')), 'from a text or bytes'),
+    'dtype_placeholder_directly': (
+        lambda m: glob('fcn_mm.utils.numpy_rebuild', 'NumpyDtypeInProgress')
+        + P.EMPTY_TUPLE + P.NEWOBJ, 'numpy.dtype(...) did not make'),
+    'history_buffer_complex_log': (
+        lambda m: history_buffer(OWN_METHODS, log=array(
+            (2,), dtype('c16'), struct.pack('<4d', 1.0, 0.0, 3.0, 0.0))),
+        "_log_history of dtype '<c16' is refused"),
+    'history_buffer_big_endian_log': (
+        lambda m: history_buffer(OWN_METHODS, log=array(
+            (2,), dtype('f8', (3, '>', None, None, None, -1, -1, 0)),
+            struct.pack('>2d', 1.0, 3.0))), "_log_history of dtype '>f8' is refused"),
+    'history_buffer_max_length_1e30': (
+        lambda m: history_buffer(OWN_METHODS, max_length=num(10 ** 30)),
+        'max_length 1000000000000000000000000000000 is refused'),
+    'history_buffer_max_length_float': (
+        lambda m: history_buffer(OWN_METHODS, max_length=P.BINFLOAT + struct.pack('>d', 1e30)),
+        'max_length 1e+30 is refused'),
     'os_system': (
         lambda m: call(glob('os', 'system'), text(f'touch {m}')), "'os.system'"),
     'posix_system': (
@@ -302,10 +380,20 @@ def write_corpus(folder: str, marker: str) -> Dict[str, str]:
 
 # ---- the child-process loader ----
 ISSUE_CASE = 'object_field_dtype_array'
+# files whose peak memory is checked against their size: (peak - baseline) < 2 x size
+MEMORY_CASES = ('memo_shared_array_data', 'bytearray_2e8')
+# what plain torch.load(weights_only=True) admits itself: only fcn_mm's scan refuses these
+TORCH_ADMITS = ('bytearray_2e8', 'bytearray_py2_name', 'bytearray_newobj',
+                'encode_of_one_text_many_times', 'encode_to_utf32', 'tensor_class_from_int',
+                'torch_tensor_from_int', 'untyped_storage_from_int',
+                'qtensor_of_declared_size', 'rebuild_from_type_around_tensor_class',
+                'size_from_one_tuple_many_times', 'set_from_text')
 # modes that run a part of the corpus only (init_model builds a model per child)
 MODE_CASES = {'init_model': (ISSUE_CASE, 'object_field_dtype_alone', 'builtins_eval',
-                             'declared_shape_1e12', 'getattr_function_globals'),
-              'numpy_allow_list': (ISSUE_CASE, 'object_field_dtype_alone')}
+                             'declared_shape_1e12', 'getattr_function_globals',
+                             'bytearray_2e8'),
+              'numpy_allow_list': (ISSUE_CASE, 'object_field_dtype_alone'),
+              'torch': tuple(sorted(set(CORPUS) - set(TORCH_ADMITS)))}
 MODES = ('fcn_mm', 'mmengine', 'init_model', 'torch', 'numpy_allow_list')
 
 
@@ -336,25 +424,39 @@ def _loaders(config: str) -> Dict[str, Callable[[str], object]]:
         numpy_allow_list=numpy_allow_list)
 
 
-def _child(load: Callable[[str], object], path: str, out: str) -> None:
+def _maxrss_kib() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def _child(load: Callable[[str], object], path: str, out: str, warm_up: str = None) -> None:
+    if warm_up:  # one small benign load first: lazy imports and caches of the loader
+        load(warm_up)
+    baseline = _maxrss_kib()  # this child's peak before the load (the interpreter's)
     try:
         result = load(path)
         record = dict(refused=False, error=None, message=repr(result)[:2000])
     except Exception as e:  # noqa: BLE001 (the record says what was raised)
         record = dict(refused=True, error=type(e).__name__, message=str(e))
+    record.update(baseline_kib=baseline, peak_kib=_maxrss_kib(),
+                  file_bytes=os.path.getsize(path))
     with open(out, 'w') as f:
         json.dump(record, f)
 
 
-def _in_child(load: Callable[[str], object], path: str, result_file: str) -> dict:
-    """Load ``path`` in a forked child; its exit status, signal, peak memory and result."""
+def _in_child(load: Callable[[str], object], path: str, result_file: str,
+              warm_up: str = None) -> dict:
+    """Load ``path`` in a forked child; its exit status, signal, peak memory and result.
+
+    The child notes its peak memory (``ru_maxrss``) before and after the load, after
+    loading ``warm_up`` (a small benign checkpoint) if given.
+    """
     if os.path.exists(result_file):
         os.remove(result_file)
     pid = os.fork()
     if pid == 0:
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         try:
-            _child(load, path, result_file)
+            _child(load, path, result_file, warm_up)
         finally:
             os._exit(0)
     _, status, usage = os.wait4(pid, 0)
@@ -397,7 +499,9 @@ def main(argv) -> None:
         for mode in MODES:
             for case in MODE_CASES.get(mode, names):
                 record = _in_child(loaders[mode], os.path.join(folder, f'{case}.pth'),
-                                   os.path.join(folder, f'{case}.{mode}.json'))
+                                   os.path.join(folder, f'{case}.{mode}.json'),
+                                   benign if case in MEMORY_CASES
+                                   and mode in ('fcn_mm', 'mmengine') else None)
                 out.write(json.dumps(dict(record, mode=mode, case=case)) + '\n')
                 out.flush()
 

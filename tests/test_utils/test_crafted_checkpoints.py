@@ -3,7 +3,9 @@
 The corpus (``crafted_pickles.CORPUS``) is written by the test, opcode by opcode. Every
 file must be refused with its reason, by fcn_mm's loader, mmengine's ``load_checkpoint``,
 ``init_model``, ``tools/train.py --resume`` and by a plain ``torch.load(weights_only=True)``
-after fcn_mm was imported and used; each child must exit normally (no signal), stay
+after fcn_mm was imported and used (except ``crafted_pickles.TORCH_ADMITS``: allocations
+torch's own allow-list admits, which only fcn_mm's pre-load scan refuses); each child must
+exit normally (no signal), stay
 under 1 GiB peak memory and run no payload (the marker file stays absent). With numpy's
 own rebuilders allowed (what fcn_mm once registered) the issue's file kills its child.
 """
@@ -73,6 +75,21 @@ def test_fcn_mm_paths_refuse_every_crafted_file_with_its_reason(results, corpus,
         assert osp.join(folder, f'{case}.pth') in record['message'], record
         assert reason in record['message'], (case, record['message'])
     assert not osp.exists(marker), 'a payload ran'
+
+
+@pytest.mark.parametrize('mode', ['fcn_mm', 'mmengine'])
+@pytest.mark.parametrize('case', crafted_pickles.MEMORY_CASES)
+def test_files_that_would_allocate_more_than_they_carry_cost_little(results, mode, case):
+    """The issue's probes: 25 arrays over one memoised 4 MiB bytes object (109 MiB more
+    peak memory before the scan) and bytearray(2e8) in a few hundred bytes (200 MB) are
+    refused before torch.load; the child's peak grows by less than twice the file."""
+    record = results[mode][case]
+    _assert_survived(record)
+    assert record['refused'], record
+    grown = (record['peak_kib'] - record['baseline_kib']) * 1024
+    assert grown < 2 * record['file_bytes'], record
+    if case == 'memo_shared_array_data':
+        assert record['file_bytes'] > crafted_pickles.MEMO_DATA_BYTES, record
 
 
 def test_plain_torch_load_after_fcn_mm_refuses_every_crafted_file(results, corpus):
