@@ -31,8 +31,8 @@ from fcn_mm.utils.config_check import load_config
 from .measure import crop_size_of, run_mode
 from .ort_measure import ORT_BACKEND, run_ort_mode
 from .peak import DEFAULT_PEAK_SIZES, matmul_peak
-from .report import format_peak_line
-from .run import add_rates, machine_info, run_isolated
+from .report import format_limits_line, format_peak_line
+from .run import add_cpu_limits, add_rates, machine_info, run_isolated
 
 __all__ = ['BENCHMARK_BACKENDS', 'export_for_benchmark', 'run_backend_comparison',
            'format_backend_report']
@@ -139,7 +139,8 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
     results = report['results']
     torch_specs = {PYTORCH_FP32: dict(common, amp=False)}
     if amp:
-        torch_specs['pytorch bfloat16 (amp)'] = dict(common, amp=True)
+        # a measurement: bf16 even where --amp alone would choose float32
+        torch_specs['pytorch bfloat16 (amp)'] = dict(common, amp=True, amp_dtype='bfloat16')
     for name, spec in torch_specs.items():
         results[name] = run(spec) if run else run_mode(spec)
         results[name]['backend'] = 'pytorch'
@@ -172,6 +173,7 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
                                                  sizes=peak_sizes, threads=threads)
         add_rates(result, report['peaks'].get(dtype))
         result['speedup'] = base / result['median_s']
+    add_cpu_limits(report, 'cpu', peak_sizes, threads)
     report['machine']['onnxruntime'] = import_onnxruntime().__version__
     report['machine']['load_avg_after'] = list(os.getloadavg())
     return report
@@ -208,7 +210,8 @@ def format_backend_report(report: Dict[str, Any]) -> str:
     lines = [f"config: {report['config']}  checkpoint: {report.get('checkpoint')}",
              f"torch {machine['torch']} | onnxruntime {machine.get('onnxruntime')} | "
              f"{machine['cpu']} | {machine['threads']} threads (torch and ONNX Runtime "
-             f"intra_op_num_threads) | cpu bf16: {machine['cpu_bf16']}"]
+             f"intra_op_num_threads) | cpu bf16: {machine['cpu_bf16']}",
+             format_limits_line(report)]
     rows = [_HEADER] + [_row(name, r) for name, r in report['results'].items()]
     table = AsciiTable(rows)
     table.inner_column_border = True
