@@ -12,7 +12,9 @@ The answer is cached in a JSON file, one entry per CPU model, thread count, torc
 version and mode: ``$FCN_MM_AMP_PROBE_CACHE`` if set, else
 ``$XDG_CACHE_HOME/fcn_mm/amp_probe.json`` (``~/.cache`` without XDG_CACHE_HOME). The
 file is written atomically; a corrupt one is ignored with a warning and rewritten.
-Delete it to measure again.
+Delete it to measure again. A probe run while the 1-minute load average exceeds the
+core count is used for that process only, not cached (other processes then compete
+for the cores and the timings say more about them than about the CPU).
 """
 import json
 import os
@@ -27,7 +29,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ['PROBE_SHAPES', 'CACHE_ENV', 'cpu_model_name', 'probe_cache_path', 'probe_key',
-           'measure_bf16_speedup', 'bf16_speedup']
+           'measure_bf16_speedup', 'machine_loaded', 'bf16_speedup']
 
 # (in channels, out channels, kernel size, pixels per side): ResNet-50 bottleneck and
 # FCN-head convolutions at a small spatial size
@@ -66,56 +68,73 @@ def probe_key(training: bool, threads: Optional[int] = None) -> str:
     return f'{cpu_model_name()} | {threads} threads | torch {torch.__version__} | {mode}'
 
 
-def _probe_step(training: bool) -> Callable[[bool], None]:
-    """A callable running every probe convolution once, in bf16 autocast or not."""
+def _probe_steps(training: bool) -> List[Callable[[bool], None]]:
+    """One callable per probe convolution, running it once in bf16 autocast or not."""
     gen = torch.Generator().manual_seed(0)
-    tensors: List[Tuple[torch.Tensor, torch.Tensor, int]] = []
+    steps = []
     for cin, cout, kernel, side in PROBE_SHAPES:
         x = torch.randn(1, cin, side, side, generator=gen)
         w = torch.randn(cout, cin, kernel, kernel, generator=gen) / (cin * kernel ** 2) ** 0.5
         x = x.contiguous(memory_format=torch.channels_last).requires_grad_(training)
         w = w.contiguous(memory_format=torch.channels_last).requires_grad_(training)
-        tensors.append((x, w, kernel))
 
-    def step(bf16: bool) -> None:
-        for x, w, kernel in tensors:
+        def step(bf16: bool, x=x, w=w, kernel=kernel) -> None:
             with torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
                 y = F.conv2d(x, w, padding=kernel // 2)
             if training:
                 y.backward(torch.ones_like(y))
                 x.grad = w.grad = None
 
-    return step
+        steps.append(step)
+    return steps
 
 
-def measure_bf16_speedup(training: bool, repeat: int = 5,
-                         budget_s: float = 0.6) -> Dict[str, float]:
+def measure_bf16_speedup(training: bool, repeat: int = 8,
+                         budget_s: float = 0.5) -> Dict[str, float]:
     """Time the probe convolutions in float32 and bf16 autocast, now.
+
+    Each convolution is timed on its own (a few milliseconds, so that on a busy
+    machine some runs go through without being preempted), fp32 and bf16
+    interleaved; the minimum per convolution and dtype counts, summed over the
+    convolutions.
 
     Args:
         training (bool): forward + backward (True) or forward only (False).
-        repeat (int): timed runs of each dtype, interleaved (at least 2 run even
-            past ``budget_s``). Defaults to 5.
-        budget_s (float): stop repeating after this many seconds. Defaults to 0.6.
+        repeat (int): timed runs of each convolution and dtype (at least 2 run even
+            past ``budget_s``). Defaults to 8.
+        budget_s (float): stop repeating after this many seconds. Defaults to 0.5.
 
     Returns:
-        dict: ``fp32_s`` and ``bf16_s`` (the minimum over the runs) and ``ratio``
+        dict: ``fp32_s`` and ``bf16_s`` (the sums of the minima) and ``ratio``
         (``fp32_s / bf16_s``: above 1, bf16 is faster).
     """
-    step = _probe_step(training)
+    steps = _probe_steps(training)
+    best = [{False: float('inf'), True: float('inf')} for _ in steps]
     with torch.set_grad_enabled(training):
-        step(False)  # warm-up: oneDNN creates its primitives
-        step(True)
-        best = {False: float('inf'), True: float('inf')}
+        for step in steps:  # warm-up: oneDNN creates its primitives
+            step(False)
+            step(True)
         start = time.perf_counter()
         for i in range(max(2, repeat)):
-            for bf16 in (False, True):
-                t = time.perf_counter()
-                step(bf16)
-                best[bf16] = min(best[bf16], time.perf_counter() - t)
+            for step, minima in zip(steps, best):
+                for bf16 in (False, True):
+                    t = time.perf_counter()
+                    step(bf16)
+                    minima[bf16] = min(minima[bf16], time.perf_counter() - t)
             if i >= 1 and time.perf_counter() - start > budget_s:
                 break
-    return dict(fp32_s=best[False], bf16_s=best[True], ratio=best[False] / best[True])
+    fp32_s = sum(m[False] for m in best)
+    bf16_s = sum(m[True] for m in best)
+    return dict(fp32_s=fp32_s, bf16_s=bf16_s, ratio=fp32_s / bf16_s)
+
+
+def machine_loaded() -> bool:
+    """Whether the 1-minute load average exceeds the core count (a probe then may
+    measure the other processes: its answer is used but not cached)."""
+    try:
+        return os.getloadavg()[0] > (os.cpu_count() or 1)
+    except OSError:
+        return False
 
 
 def _read_cache(path: str) -> Dict[str, dict]:
@@ -158,6 +177,7 @@ def bf16_speedup(training: bool) -> Dict[str, object]:
 
     Returns:
         dict: ``ratio`` (float32 time / bf16 time), ``fp32_s``, ``bf16_s``,
+        ``loaded`` (measured on a loaded machine: then not written to the cache),
         ``key`` (:func:`probe_key`), ``cached`` (bool) and ``path`` (the cache file).
     """
     key, path = probe_key(training), probe_cache_path()
@@ -166,9 +186,12 @@ def bf16_speedup(training: bool) -> Dict[str, object]:
     entries = _read_cache(path)
     cached = key in entries
     if not cached:
+        loaded = machine_loaded()
         entries[key] = dict(measure_bf16_speedup(training),
-                            time=time.strftime('%Y-%m-%d %H:%M:%S'))
-        _write_cache(path, entries)
-    entry = {k: entries[key][k] for k in ('ratio', 'fp32_s', 'bf16_s') if k in entries[key]}
+                            time=time.strftime('%Y-%m-%d %H:%M:%S'), loaded=loaded)
+        if not loaded:
+            _write_cache(path, entries)
+    entry = {k: entries[key][k] for k in ('ratio', 'fp32_s', 'bf16_s', 'loaded')
+             if k in entries[key]}
     _MEMO[key] = entry
     return dict(entry, key=key, cached=cached, path=path)

@@ -96,7 +96,8 @@ def cpu_bf16_decision(training: bool, force_hint: str,
     ratio = float(probe['ratio'])
     kind = 'forward+backward' if training else 'forward'
     measured = (f'bf16 autocast ran the probe convolutions ({kind}) at {ratio:.2f}x the '
-                f'float32 speed on this CPU ({where})')
+                f"float32 speed on this CPU ({where}"
+                f"{'; measured on a loaded machine, not cached' if probe.get('loaded') else ''})")
     if ratio >= margin:
         return Bf16Decision(True, ratio, measured)
     return Bf16Decision(False, ratio, (

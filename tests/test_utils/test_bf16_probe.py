@@ -16,6 +16,7 @@ def probe(monkeypatch, tmp_path):
     monkeypatch.setenv(bf16_probe.CACHE_ENV, str(path))
     monkeypatch.setattr(bf16_probe, '_MEMO', {})
     monkeypatch.setattr(device, 'cpu_supports_bf16', lambda: True)
+    monkeypatch.setattr(bf16_probe, 'machine_loaded', lambda: False)
 
     class Probe:
         ratio = 0.7
@@ -36,6 +37,7 @@ def probe(monkeypatch, tmp_path):
 
 def test_the_real_measurement_times_both_dtypes(one_thread):
     result = bf16_probe.measure_bf16_speedup(training=True, repeat=2, budget_s=0.0)
+    assert isinstance(bf16_probe.machine_loaded(), bool)
     assert result['fp32_s'] > 0 and result['bf16_s'] > 0
     assert result['ratio'] == pytest.approx(result['fp32_s'] / result['bf16_s'])
 
@@ -97,6 +99,16 @@ def test_decision_needs_the_margin(probe, ratio, use_bf16):
         assert decision.reason.startswith('float32 without autocast')
         assert "force bf16 with optim_wrapper.dtype='bfloat16'" in decision.reason
         assert f'below the {BF16_MARGIN:.2f}x margin' in decision.reason
+
+
+def test_a_probe_on_a_loaded_machine_is_used_but_not_cached(probe, monkeypatch):
+    monkeypatch.setattr(bf16_probe, 'machine_loaded', lambda: True)
+    decision = cpu_bf16_decision(training=True, force_hint='X')
+    assert not decision.use_bf16 and 'measured on a loaded machine, not cached' in decision.reason
+    assert not probe.file.exists()
+    probe.forget()
+    cpu_bf16_decision(training=True, force_hint='X')
+    assert probe.calls == [True, True]  # measured again in the next process
 
 
 def test_no_native_bf16_decides_float32_without_probing(probe, monkeypatch):
