@@ -67,7 +67,9 @@ def amp_choice(device: str, threads: int) -> Dict[str, Dict[str, Any]]:
     try:
         choice = {}
         for mode in MODES:
-            decision = cpu_bf16_decision(training=mode == 'train', force_hint='-')
+            hint = ("optim_wrapper.dtype='bfloat16'" if mode == 'train'
+                    else "speed.amp_dtype='bfloat16'")
+            decision = cpu_bf16_decision(training=mode == 'train', force_hint=hint)
             choice[mode] = dict(dtype='bfloat16' if decision.use_bf16 else 'float32',
                                 ratio=decision.ratio, reason=decision.reason)
         return choice
