@@ -3,7 +3,7 @@
 A CPU with AVX512-BF16 is not always faster in bf16: on some (e.g. an Intel Xeon
 without AMX) oneDNN's bf16 convolutions run slower than its float32 ones. So the
 answer is measured: a fixed set of convolutions (3x3 and 1x1, 256-1024 channels,
-16x16 pixels, NHWC: oneDNN's native layout) is timed in float32 and under
+32x32 pixels, NHWC: oneDNN's native layout) is timed in float32 and under
 ``torch.autocast('cpu', bfloat16)``, forward only (inference) or forward + backward
 (training), interleaved, and the minimum of a few repeats of each counts. It takes
 a fraction of a second on an idle machine.
@@ -32,9 +32,10 @@ __all__ = ['PROBE_SHAPES', 'CACHE_ENV', 'cpu_model_name', 'probe_cache_path', 'p
            'measure_bf16_speedup', 'machine_loaded', 'bf16_speedup']
 
 # (in channels, out channels, kernel size, pixels per side): ResNet-50 bottleneck and
-# FCN-head convolutions at a small spatial size
+# FCN-head convolutions at the feature size of a 256x256 crop at output stride 8 (at
+# 16x16 the backward kernels measured far noisier ratios)
 PROBE_SHAPES: Tuple[Tuple[int, int, int, int], ...] = (
-    (256, 256, 3, 16), (512, 512, 1, 16), (1024, 256, 1, 16))
+    (256, 256, 3, 32), (512, 512, 1, 32), (1024, 256, 1, 32))
 CACHE_ENV = 'FCN_MM_AMP_PROBE_CACHE'
 _CACHE_VERSION = 1
 _MEMO: Dict[str, Dict[str, float]] = {}  # this process's answers, by probe_key
