@@ -14,7 +14,8 @@ from fcn_mm import registry as R
 CONTRACT = {
     'MODELS': ['EncoderDecoder', 'SegDataPreProcessor', 'ResNet', 'ResNetV1c',
                'ResNetV1d', 'FCNHead', 'CrossEntropyLoss', 'SegTTAModel'],
-    'DATASETS': ['BaseSegDataset', 'PascalVOCDataset'],
+    'DATASETS': ['BaseSegDataset', 'PascalVOCDataset', 'CityscapesDataset', 'ADE20KDataset',
+                 'PascalContextDataset', 'PascalContextDataset59', 'COCOStuffDataset'],
     'TRANSFORMS': ['LoadImageFromFile', 'LoadAnnotations', 'RandomResize', 'RandomCrop',
                    'RandomFlip', 'PhotoMetricDistortion', 'Resize', 'Pad',
                    'PackSegInputs', 'TestTimeAug'],

@@ -15,8 +15,11 @@ Options:
     --launcher L          none | pytorch (torchrun) | slurm | mpi
 
 SIGTERM or SIGUSR1 (e.g. from slurm before the time limit) stops training after the
-current iteration with a checkpoint; the exit status is then 75 (EX_TEMPFAIL) and
-``--resume`` continues exactly (``fcn_mm.engine.hooks.PreemptionHook``).
+current iteration (under gradient accumulation: at the end of its window) with a
+checkpoint; the exit status is then 75 (EX_TEMPFAIL) and ``--resume`` continues exactly
+(``fcn_mm.engine.hooks.PreemptionHook``). A worker that torchrun restarted in elastic mode
+(``TORCHELASTIC_RESTART_COUNT`` > 0, ``tools/dist_train.sh`` with ``MAX_RESTARTS``)
+resumes from the newest complete checkpoint in the work dir without ``--resume``.
 
 SyncBN becomes BN (with a warning) unless training runs distributed on CUDA; on a
 machine without CUDA, distributed training uses gloo (see

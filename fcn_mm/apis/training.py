@@ -6,7 +6,9 @@ Each step is a function so that tests (and other tools) can call it:
   (:func:`~fcn_mm.utils.config_check.load_config`), distributed running, SyncBN -> BN and
   :func:`resolve_work_dir` (CLI ``--work-dir`` > the config > ``./work_dirs/<config stem>``);
 - :func:`apply_resume`: ``--resume`` alone resumes from the newest checkpoint in the
-  work dir, ``--resume CKPT`` from that file;
+  work dir, ``--resume CKPT`` from that file; a worker that torchrun restarted (elastic
+  mode, ``TORCHELASTIC_RESTART_COUNT`` > 0) resumes from the newest complete checkpoint
+  in the work dir by itself (:func:`elastic_restart_count`);
 - :func:`~fcn_mm.engine.optim_wrappers.enable_amp`: ``--amp`` switches to fcn_mm's
   ``AmpOptimWrapper``;
 - :func:`~fcn_mm.utils.batch_scaling.apply_auto_scale_lr`: ``--auto-scale-lr`` (or
@@ -17,16 +19,19 @@ Each step is a function so that tests (and other tools) can call it:
   (:func:`~fcn_mm.utils.config_check.check_config`; for training also scheduler
   ``end=None`` -> ``train_cfg.max_iters`` and the schedule-length check of
   :mod:`fcn_mm.utils.schedule_length`), the work-dir check and
-  :func:`prepare_data` (the demo data when the config has ``demo_data``);
+  :func:`prepare_data` (the demo data when the config has ``demo_data``), then for
+  training the label check of a sample of the masks
+  (:func:`~fcn_mm.apis.label_check.label_check_before_training`, ``label_check``);
 - :func:`build_runner`: ``cfg.runner_type`` through ``RUNNERS``, else ``Runner.from_cfg``.
 """
+import os
 import os.path as osp
 import subprocess
 from typing import Optional
 
 import torch.distributed as dist
 from mmengine.config import Config
-from mmengine.dist import get_dist_info, get_world_size
+from mmengine.dist import broadcast_object_list, get_dist_info, get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
@@ -43,10 +48,11 @@ from fcn_mm.utils.syncbn import maybe_convert_syncbn
 from fcn_mm.utils.work_dir import check_work_dir
 from fcn_mm.version import __version__
 from .distributed import setup_distributed
+from .label_check import label_check_before_training
 from .preemption import add_preemption_hook
 from .speed import apply_speed_config
 
-__all__ = ['AUTO_RESUME', 'resolve_work_dir', 'apply_resume', 'prepare_data',
+__all__ = ['AUTO_RESUME', 'elastic_restart_count', 'resolve_work_dir', 'apply_resume', 'prepare_data',
            'build_runner', 'git_hash', 'log_run_info', 'common_setup', 'finish_setup',
            'setup_train_config', 'add_progress_hook']
 
@@ -94,6 +100,8 @@ def finish_setup(cfg: Config, training: bool) -> Config:
         check_accumulation(cfg)
     check_work_dir(cfg.work_dir)
     prepare_data(cfg)
+    if training:
+        label_check_before_training(cfg)
     return cfg
 
 
@@ -115,8 +123,35 @@ def resolve_work_dir(cfg: Config, config: str, work_dir: Optional[str] = None) -
     return cfg.work_dir
 
 
+def elastic_restart_count() -> int:
+    """How often torchrun has restarted this worker (0: first attempt or no torchrun).
+
+    torchrun sets ``TORCHELASTIC_RESTART_COUNT`` in every worker it starts: 0 at first,
+    then the number of restarts (``--max-restarts``) after a worker of the group failed.
+    """
+    value = os.environ.get('TORCHELASTIC_RESTART_COUNT', '0').strip() or '0'
+    try:
+        return max(int(value), 0)
+    except ValueError:
+        raise ValueError(f'TORCHELASTIC_RESTART_COUNT={value!r}: expected the integer '
+                         'that torchrun sets (0, 1, ...)') from None
+
+
+def _newest_checkpoint(work_dir: str) -> Optional[str]:
+    """The newest complete checkpoint in ``work_dir``, as rank 0 sees it (all agree)."""
+    found = [find_latest_complete_checkpoint(
+        [work_dir], pointer=osp.join(work_dir, 'last_checkpoint'))]
+    if get_world_size() > 1:
+        broadcast_object_list(found, src=0)
+    return found[0]
+
+
 def apply_resume(cfg: Config, resume: Optional[str]) -> None:
     """Translate ``--resume [CKPT]`` into mmengine's ``resume`` / ``load_from``.
+
+    A worker restarted by torchrun (:func:`elastic_restart_count` > 0) resumes from
+    the newest complete checkpoint in the work dir whatever ``resume`` says (the
+    checkpoint given by ``--resume CKPT`` when the work dir has none yet).
 
     Args:
         cfg (Config): changed in place; ``cfg.work_dir`` must be set.
@@ -124,13 +159,24 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
             complete checkpoint in the work dir; none there: train from the start)
             or the path of a checkpoint.
     """
+    work_dir = cfg.get('work_dir') or '.'
+    restarts = elastic_restart_count()
+    if restarts > 0:
+        newest = _newest_checkpoint(work_dir)
+        given = resume not in (None, AUTO_RESUME)
+        fallback = f'none, resuming from --resume {resume}' if given else \
+            'none, training starts from iteration 0'
+        print_log(f'torchrun restart {restarts} (TORCHELASTIC_RESTART_COUNT): newest '
+                  f'complete checkpoint in {work_dir}: {newest or fallback}',
+                  logger='current')
+        if newest is not None or not given:
+            cfg.resume, cfg.load_from = True, newest
+            return
     if resume is None:
         return
     cfg.resume = True
     if resume == AUTO_RESUME:
-        work_dir = cfg.get('work_dir') or '.'
-        cfg.load_from = find_latest_complete_checkpoint(
-            [work_dir], pointer=osp.join(work_dir, 'last_checkpoint'))
+        cfg.load_from = _newest_checkpoint(work_dir)
         print_log(f'--resume: newest complete checkpoint in {work_dir}: '
                   f'{cfg.load_from or "none, training starts from iteration 0"}',
                   logger='current')

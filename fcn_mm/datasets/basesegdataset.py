@@ -3,7 +3,7 @@ import copy
 import logging
 import os
 import os.path as osp
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset, Compose
 from mmengine.dataset import ConcatDataset as _MMEngineConcatDataset
@@ -23,7 +23,14 @@ class BaseSegDataset(BaseDataset):
     Each sample's ``data_info`` (the input of the pipeline) holds ``img_path``,
     ``seg_map_path``, ``reduce_zero_label``, ``seg_fields`` (empty list),
     ``num_classes`` (from ``metainfo['classes']``, so that ``LoadAnnotations`` can
-    check label values) and ``sample_idx``.
+    check label values), ``label_map`` and ``sample_idx``.
+
+    ``metainfo['classes']`` that picks a subset of the class's own ``METAINFO``
+    classes (as MMSegmentation) sets ``label_map`` (old index -> new index, 255 for
+    the classes left out; ``LoadAnnotations`` applies it after ``reduce_zero_label``)
+    and keeps the palette entries of the chosen classes. Classes that are not such a
+    subset (a dataset of your own read with an existing loader) are the dataset's
+    own classes: ``label_map`` is None.
 
     Args:
         ann_file (str): split file with one image stem per line, relative to
@@ -82,7 +89,12 @@ class BaseSegDataset(BaseDataset):
             serialize_data=serialize_data, pipeline=[], test_mode=test_mode,
             lazy_init=True, max_refetch=max_refetch)
         self.pipeline = Compose([_build_transform(t) for t in pipeline])
-        self._metainfo.update(reduce_zero_label=reduce_zero_label)
+        self.label_map = class_subset_label_map(
+            self.METAINFO.get('classes'), self._metainfo.get('classes'))
+        if self.label_map is not None:
+            self._metainfo['palette'] = _subset_palette(
+                self._metainfo.get('palette'), self.label_map)
+        self._metainfo.update(label_map=self.label_map, reduce_zero_label=reduce_zero_label)
         if not lazy_init:
             self.full_init()
 
@@ -113,7 +125,7 @@ class BaseSegDataset(BaseDataset):
             data_list.append(dict(
                 img_path=img_path, seg_map_path=seg_map_path,
                 reduce_zero_label=self.reduce_zero_label, seg_fields=[],
-                num_classes=num_classes))
+                label_map=self.label_map, num_classes=num_classes))
         return data_list
 
     def _check_folder(self, folder: str, key: str) -> None:
@@ -137,16 +149,16 @@ class BaseSegDataset(BaseDataset):
         return stems
 
     def _scan_images(self, img_dir: str) -> List[str]:
-        stems = []
-        for root, _, files in os.walk(img_dir):
-            for name in files:
+        files = []
+        for root, _, names in os.walk(img_dir):
+            for name in names:
                 if name.endswith(self.img_suffix):
-                    rel = osp.relpath(osp.join(root, name), img_dir)
-                    stems.append(rel[:-len(self.img_suffix)])
-        if not stems:
+                    files.append(osp.relpath(osp.join(root, name), img_dir))
+        if not files:
             raise ValueError(f'No "*{self.img_suffix}" image found under "{img_dir}" '
                              '(ann_file is empty, so every image is used).')
-        return sorted(stems)
+        # sorted by image path (as MMSegmentation), then the suffix is cut off
+        return [rel[:-len(self.img_suffix)] for rel in sorted(files)]
 
     def __getitem__(self, idx: int) -> dict:
         """Run the pipeline on sample ``idx``.
@@ -178,6 +190,35 @@ class BaseSegDataset(BaseDataset):
             idx = self._rand_another()
         raise ValueError(f'No valid sample after {self.max_refetch} refetches: the '
                          'pipeline returns None for every sample tried.')
+
+
+def class_subset_label_map(base_classes: Optional[Sequence[str]],
+                           classes: Optional[Sequence[str]]) -> Optional[Dict[int, int]]:
+    """The label map of a class subset: old index -> new index (255 if left out).
+
+    Args:
+        base_classes (Sequence[str], optional): the dataset class's own classes.
+        classes (Sequence[str], optional): the classes the config asks for.
+
+    Returns:
+        dict | None: None when either is missing, when they are equal, or when
+        ``classes`` is not a subset of ``base_classes`` (then they are the data's own).
+    """
+    if not base_classes or not classes or list(classes) == list(base_classes):
+        return None
+    if not set(classes) <= set(base_classes):
+        return None
+    classes = list(classes)
+    return {old: (classes.index(name) if name in classes else 255)
+            for old, name in enumerate(base_classes)}
+
+
+def _subset_palette(palette: Optional[Sequence], label_map: Dict[int, int]) -> Optional[list]:
+    """The palette entries of the kept classes, in their new order."""
+    if palette is None or len(palette) < len(label_map):
+        return palette
+    kept = sorted((new, old) for old, new in label_map.items() if new != 255)
+    return type(palette)(palette[old] for _, old in kept)
 
 
 def _build_transform(transform: Union[dict, Callable]) -> Callable:

@@ -25,7 +25,8 @@ from fcn_mm.models.segmentors.base import BaseSegmentor
 from fcn_mm.models.segmentors.encoder_decoder import slide_windows
 from fcn_mm.registry import MODELS
 from fcn_mm.utils.typing_utils import OptConfigType, OptSampleList, SampleList
-from .metadata import INPUT_NAME, parse_metadata
+from .int8_check import check_int8_file
+from .metadata import INPUT_NAME, PRECISION_KEY, parse_metadata
 from .ort_session import create_session, providers_for_device
 
 __all__ = ['ONNXRuntimeSegmentor', 'onnxruntime_model_cfg', 'HeadSettings']
@@ -74,6 +75,10 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         num_threads (int, optional): ONNX Runtime intra-op threads; None uses
             ``torch.get_num_threads()``, so both backends run with the same threads.
         init_cfg (dict, optional): unused (no weights to initialise).
+
+    Raises:
+        ValueError: the file has no fcn_mm metadata, or its metadata says
+            ``precision: int8`` but no weight of its graph is quantised.
     """
 
     def __init__(self, onnx_file: str, test_cfg: OptConfigType = None,
@@ -86,6 +91,8 @@ class ONNXRuntimeSegmentor(BaseSegmentor):
         threads = torch.get_num_threads() if num_threads is None else num_threads
         self.session = create_session(self.onnx_file, providers_for_device(device), threads)
         self.metadata = parse_metadata(self.session.get_modelmeta().custom_metadata_map)
+        # a file labelled int8 must hold quantised weights
+        check_int8_file(self.onnx_file, self.metadata.get(PRECISION_KEY))
         inputs = self.session.get_inputs()
         if [i.name for i in inputs] != [INPUT_NAME]:
             raise ValueError(f'{self.onnx_file}: expected one input {INPUT_NAME!r}, got '

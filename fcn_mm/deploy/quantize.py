@@ -4,27 +4,32 @@ Call flow::
 
     quantize_onnx(fp32_file, out_file, reader, settings)
       -> float_node_names()              nodes before the first Conv (colour flip,
-                                         mean/std) and from the last Conv on (the
-                                         classifier, the resize to (H, W), argmax)
-                                         stay float32
+                                         mean/std), the score layers (by module name:
+                                         conv_seg; score_fr, score_pool4, score_pool3)
+                                         and all computed from them (skip fusion,
+                                         upsamplers, resize to (H, W), argmax) stay float32
       -> onnxruntime.quantization.quantize_static(...)
                                          calibrate activation ranges on the reader's
                                          images; QDQ (default) or QOperator format;
                                          weights int8 per output channel, activations uint8
+      -> check_int8_graph()              refuse a result in which no weight is quantised
       -> metadata: the float file's, plus ``precision`` = 'int8' and ``quantization``
 
 Why ONNX Runtime and not PyTorch's PT2E flow: see docs/deploy.md ("int8 CPU inference").
 """
 import json
 import logging
+import os
 import os.path as osp
 import tempfile
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
+from .float_nodes import SCORE_LAYERS, float_node_names, score_layer_nodes
+from .int8_check import check_int8_graph
 from .metadata import PRECISION_KEY, QUANTIZATION_KEY
 
-__all__ = ['QuantizeSettings', 'QuantizeResult', 'float_node_names', 'quantize_onnx',
+__all__ = ['QuantizeSettings', 'QuantizeResult', 'quantize_onnx',
            'QUANT_FORMATS', 'CALIBRATE_METHODS']
 
 QUANT_FORMATS = ('QDQ', 'QOperator')
@@ -42,9 +47,11 @@ class QuantizeSettings:
         reduce_range (bool): 7-bit weights (for CPUs without VNNI, where u8 x s8
             products can saturate). Defaults to False.
         calibrate_method (str): 'MinMax' (default), 'Entropy' or 'Percentile'.
-        keep_float_ends (bool): leave the nodes before the first Conv and from the last
-            Conv on in float32 (preprocessing; classifier, final resize, argmax).
-            Defaults to True.
+        keep_float_ends (bool): leave the nodes before the first Conv (preprocessing),
+            the score layers and everything computed from their outputs (fusion,
+            upsampling, final resize, argmax) in float32. Defaults to True.
+        score_layers (tuple[str]): module names of the score layers, relative to the
+            segmentor. Defaults to :data:`~.float_nodes.SCORE_LAYERS`.
         preprocess (bool): run ONNX Runtime's ``quant_pre_process`` (shape inference,
             graph optimisation) first. Defaults to False.
     """
@@ -54,6 +61,7 @@ class QuantizeSettings:
     calibrate_method: str = 'MinMax'
     keep_float_ends: bool = True
     preprocess: bool = False
+    score_layers: Tuple[str, ...] = SCORE_LAYERS
 
     def check(self) -> 'QuantizeSettings':
         """Raise ValueError on an unknown format or calibration method."""
@@ -63,6 +71,10 @@ class QuantizeSettings:
         if self.calibrate_method not in CALIBRATE_METHODS:
             raise ValueError(f'calibrate_method must be one of {CALIBRATE_METHODS}, got '
                              f'{self.calibrate_method!r}')
+        if isinstance(self.score_layers, str) or not self.score_layers:
+            raise ValueError('score_layers must be a non-empty sequence of module names, '
+                             f'got {self.score_layers!r}')
+        self.score_layers = tuple(self.score_layers)
         return self
 
 
@@ -76,38 +88,16 @@ class QuantizeResult:
         float_nodes (list[str]): nodes kept in float32.
         op_counts (dict[str, int]): node count per op type of the int8 graph.
         metadata (dict[str, str]): the file's ``metadata_props``.
+        score_layers (list[str]): the score layers found in the graph (kept float32).
+        num_quantized_weights (int): weights stored as integers.
     """
     path: str
     num_calib: int
     float_nodes: List[str] = field(default_factory=list)
     op_counts: Dict[str, int] = field(default_factory=dict)
     metadata: Dict[str, str] = field(default_factory=dict)
-
-
-def float_node_names(model_proto) -> List[str]:
-    """Names of the nodes before the first ``Conv`` and from the last one on (graph order).
-
-    The exported graph is topologically sorted: before the first Conv come the
-    channel flip and the mean/std normalisation, the last Conv is the classifier
-    (``conv_seg``), and after it come the bilinear resize to the input size and the
-    argmax. Quantising the logits would round them to 256 levels (ties in the
-    argmax), so the classifier runs in float32 on the dequantised features (a 1x1
-    convolution: a tiny share of the work), and so do the resize and the argmax.
-
-    Args:
-        model_proto (onnx.ModelProto): the float32 graph.
-
-    Returns:
-        list[str]: node names.
-
-    Raises:
-        ValueError: the graph has no Conv.
-    """
-    nodes = list(model_proto.graph.node)
-    convs = [i for i, node in enumerate(nodes) if node.op_type == 'Conv']
-    if not convs:
-        raise ValueError('the ONNX graph has no Conv node: nothing to quantise')
-    return [node.name for i, node in enumerate(nodes) if i < convs[0] or i >= convs[-1]]
+    score_layers: List[str] = field(default_factory=list)
+    num_quantized_weights: int = 0
 
 
 def _import_quantization():
@@ -146,7 +136,8 @@ def quantize_onnx(fp32_file: str, out_file: str, reader,
         QuantizeResult: the file, the float nodes and the op counts.
 
     Raises:
-        ValueError: ``fp32_file`` is already quantised, or has no Conv.
+        ValueError: ``fp32_file`` is already quantised, has no Conv or none of the
+            score layers; or no weight was quantised (``out_file`` is then removed).
     """
     import onnx
     quantization = _import_quantization()
@@ -162,7 +153,10 @@ def quantize_onnx(fp32_file: str, out_file: str, reader,
         if precision not in (None, 'float32'):
             raise ValueError(f'{fp32_file} is already {precision} (metadata `precision`): '
                              'quantise the float32 export')
-        excluded = float_node_names(float_model) if settings.keep_float_ends else []
+        excluded, score_layers = [], []
+        if settings.keep_float_ends:
+            excluded = float_node_names(float_model, settings.score_layers)
+            score_layers = list(score_layer_nodes(float_model, settings.score_layers))
         # quantize_static logs a root WARNING suggesting quant_pre_process (``preprocess``)
         root, level = logging.getLogger(), logging.getLogger().level
         root.setLevel(logging.ERROR)
@@ -180,9 +174,15 @@ def quantize_onnx(fp32_file: str, out_file: str, reader,
         finally:
             root.setLevel(level)
     quantized = onnx.load(out_file)
+    try:
+        num_weights = check_int8_graph(quantized, out_file)
+    except ValueError:
+        os.remove(out_file)
+        raise
     info = dict(asdict(settings), activation_type='uint8', weight_type='int8',
                 num_calib=num_calib, tool='onnxruntime.quantization.quantize_static',
-                float_nodes=excluded)
+                float_nodes=excluded, float_score_layers=score_layers,
+                num_quantized_weights=num_weights)
     info.update(extra_metadata or {})
     _set_metadata(quantized, {PRECISION_KEY: 'int8', QUANTIZATION_KEY: json.dumps(info)})
     onnx.save(quantized, out_file)
@@ -190,4 +190,5 @@ def quantize_onnx(fp32_file: str, out_file: str, reader,
     for node in quantized.graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     props = {p.key: p.value for p in quantized.metadata_props}
-    return QuantizeResult(out_file, num_calib, excluded, counts, props)
+    return QuantizeResult(out_file, num_calib, excluded, counts, props,
+                          score_layers=score_layers, num_quantized_weights=num_weights)

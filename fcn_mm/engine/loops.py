@@ -1,6 +1,6 @@
 """Training, validation and test loops registered under mmengine's names.
 
-``IterBasedTrainLoop`` differs from mmengine's in four ways:
+``IterBasedTrainLoop`` differs from mmengine's in five ways:
 
 - Resume without replay: with fcn_mm's ``InfiniteSampler`` the data stream restarts
   at ``iteration * batch_size`` instead of loading and dropping the first batches.
@@ -17,7 +17,9 @@
 - An error raised inside a DataLoader worker (corrupt image, missing file, bad
   label) is re-raised with the dataset's own message, without torch's
   "Caught ... in DataLoader worker process" wrapping. ``ValLoop``/``TestLoop`` do the
-  same.
+  same. The worker's number is added as a note (in the message on Python < 3.11).
+- When training raises, each hook's ``after_train_failure(runner)`` runs (if it has
+  one) before the error propagates: the PreemptionHook puts the signal handlers back.
 
 A hook may end training early with ``runner.train_loop.stop_training = True``
 (mmengine's ``EarlyStoppingHook`` does); the loop then stops after the current
@@ -47,7 +49,7 @@ from .samplers import InfiniteSampler, SampleSeededDataset, offset_sampler
 from .val_outputs import PredictionLoss, per_class_scalars
 
 __all__ = ['IterBasedTrainLoop', 'ValLoop', 'SegTestLoop', 'clean_worker_errors',
-           'NonFiniteLossError']
+           'NonFiniteLossError', 'add_note']
 
 _WORKER_MSG = re.compile(r'Caught (\S+) in DataLoader worker process (\d+)\.\n'
                          r'Original (Traceback .*)', re.S)
@@ -78,9 +80,31 @@ def _clean_worker_exception(exc: BaseException) -> Optional[BaseException]:
         clean = type(exc)(message)
     except Exception:  # exception types whose constructor needs other arguments
         clean = RuntimeError(message)
-    clean.add_note(f'(raised in DataLoader worker process {worker}; its traceback is '
-                   'shown above)')
-    return clean
+    return add_note(clean, f'(raised in DataLoader worker process {worker}; its '
+                    'traceback is shown above)')
+
+
+def add_note(exc: BaseException, note: str) -> BaseException:
+    """Attach ``note`` to ``exc``: ``add_note`` on Python 3.11+, else in the message.
+
+    Python 3.9 and 3.10 have no ``BaseException.add_note``; there the note becomes a
+    second line of the message (``args[0]``), so the traceback still shows it.
+
+    Args:
+        exc (BaseException): the exception (changed in place).
+        note (str): one line of text.
+
+    Returns:
+        BaseException: ``exc``.
+    """
+    if callable(getattr(exc, 'add_note', None)):
+        exc.add_note(note)
+        return exc
+    if exc.args and isinstance(exc.args[0], str):
+        exc.args = (f'{exc.args[0]}\n{note}',) + tuple(exc.args[1:])
+    else:
+        exc.args = tuple(exc.args) + (note,)
+    return exc
 
 
 def _shutdown_workers(holders: Sequence, exc: Optional[BaseException] = None) -> None:
@@ -230,7 +254,32 @@ class IterBasedTrainLoop(MMEngineIterBasedTrainLoop):
                 next(self.dataloader_iterator)
 
     def run(self) -> torch.nn.Module:
-        """Train until ``max_iters`` (or a hook sets ``stop_training``)."""
+        """Train until ``max_iters`` (or a hook sets ``stop_training``).
+
+        When training raises, every hook with an ``after_train_failure(runner)``
+        method is called before the error propagates (``after_train`` is not), so a
+        hook can undo what ``before_train`` set up, e.g. the PreemptionHook's signal
+        handlers.
+        """
+        try:
+            return self._run()
+        except BaseException:
+            self._call_failure_hooks()
+            raise
+
+    def _call_failure_hooks(self) -> None:
+        """Call ``after_train_failure`` of each hook; their errors are logged, not raised."""
+        for hook in getattr(self.runner, 'hooks', ()):
+            release = getattr(hook, 'after_train_failure', None)
+            if not callable(release):
+                continue
+            try:
+                release(self.runner)
+            except Exception as e:  # the training error is the one to report
+                print_log(f'{type(hook).__name__}.after_train_failure failed: {e!r}',
+                          logger='current', level=logging.WARNING)
+
+    def _run(self) -> torch.nn.Module:
         with clean_worker_errors(self, self.dataloader):
             self.runner.call_hook('before_train')
             self.runner.call_hook('before_train_epoch')

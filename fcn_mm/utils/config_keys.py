@@ -25,7 +25,7 @@ RUNNER_KEYS = frozenset({
     'custom_imports'})
 # What fcn_mm's tools and APIs read besides (runner_type: tools/train.py and test.py).
 FCN_MM_KEYS = frozenset({'runner_type', 'speed', 'demo_data', 'tta_model', 'tta_pipeline',
-                         'test_pipeline'})
+                         'test_pipeline', 'label_check'})
 KNOWN_KEYS = RUNNER_KEYS | FCN_MM_KEYS
 
 

@@ -200,7 +200,7 @@ class StopSignalCatcher:
         self.received.append(name)
         if len(self.received) == 1:
             text = (f'fcn_mm: {name} received; training stops after the current iteration '
-                    'and saves a checkpoint\n')
+                    '(under gradient accumulation: its window) and saves a checkpoint\n')
         else:
             text = (f'fcn_mm: {name} received while stopping ({self.received[0]} first); '
                     'ignored so that the checkpoint is written completely\n')

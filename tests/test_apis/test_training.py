@@ -102,3 +102,49 @@ def test_prepare_data_generates_the_demo_set_only_when_configured(tmp_path):
     assert prepare_data(cfg) == root
     with open(osp.join(root, 'ImageSets/Segmentation/train.txt')) as f:
         assert len(f.read().split()) == 2
+
+
+def _checkpoints(folder, *steps):
+    import torch
+    folder.mkdir(exist_ok=True)
+    for step in steps:
+        torch.save({'meta': {'iter': step}}, str(folder / f'iter_{step}.pth'))
+    return folder
+
+
+def test_a_worker_restarted_by_torchrun_resumes_from_the_newest_checkpoint(tmp_path,
+                                                                             monkeypatch):
+    work_dir = _checkpoints(tmp_path / 'work', 1, 3)
+    (work_dir / '.iter_4.pth.tmp-1-abc').write_bytes(b'half')  # a save cut short
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', '1')
+    cfg = Config(dict(work_dir=str(work_dir)))
+    apply_resume(cfg, None)  # no --resume on the command line
+    assert cfg.resume is True and cfg.load_from == str(work_dir / 'iter_3.pth')
+    given = _checkpoints(tmp_path / 'elsewhere', 7)
+    cfg = Config(dict(work_dir=str(work_dir)))
+    apply_resume(cfg, str(given / 'iter_7.pth'))  # the work dir's progress wins
+    assert cfg.load_from == str(work_dir / 'iter_3.pth')
+    cfg = Config(dict(work_dir=str(tmp_path / 'empty')))
+    apply_resume(cfg, str(given / 'iter_7.pth'))  # nothing saved yet: the given file
+    assert cfg.resume is True and cfg.load_from == str(given / 'iter_7.pth')
+    cfg = Config(dict(work_dir=str(tmp_path / 'empty')))
+    apply_resume(cfg, None)
+    assert cfg.resume is True and cfg.load_from is None
+
+
+def test_first_attempt_under_torchrun_resumes_only_when_asked(tmp_path, monkeypatch):
+    work_dir = _checkpoints(tmp_path / 'work', 2)
+    for value in ('0', None):
+        if value is None:
+            monkeypatch.delenv('TORCHELASTIC_RESTART_COUNT', raising=False)
+        else:
+            monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', value)
+        cfg = Config(dict(work_dir=str(work_dir)))
+        apply_resume(cfg, None)
+        assert 'resume' not in cfg and 'load_from' not in cfg
+
+
+def test_a_bad_restart_count_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', 'x')
+    with pytest.raises(ValueError, match="TORCHELASTIC_RESTART_COUNT='x'"):
+        apply_resume(Config(dict(work_dir=str(tmp_path))), None)

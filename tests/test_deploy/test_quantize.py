@@ -17,8 +17,8 @@ import torch
 from deploy_helpers import DEMO_CONFIG, REPO
 
 from fcn_mm.deploy import (ImageCalibrationReader, ONNXRuntimeSegmentor, evenly_spaced,
-                           float_node_names, onnx_label_agreement, quantize_onnx,
-                           synthetic_image)
+                           float_node_names, node_modules, onnx_label_agreement,
+                           quantize_onnx, synthetic_image)
 
 NUM_TRAIN = 16
 QUANTIZE = osp.join(REPO, 'tools', 'deployment', 'quantize.py')
@@ -181,9 +181,10 @@ def test_float_ends_of_the_exported_graph(demo_onnx):
     kinds = {node.name: node.op_type for node in model.graph.node}
     chosen = [kinds[name] for name in names]
     assert {'Sub', 'Div', 'Resize', 'ArgMax'} <= set(chosen)
-    convs = [node.name for node in model.graph.node if node.op_type == 'Conv']
-    # the classifier (the last Conv) only
-    assert chosen.count('Conv') == 1 and convs[-1] in names and len(convs) > 10
+    convs = [node for node in model.graph.node if node.op_type == 'Conv']
+    # the classifier conv_seg only (found by module name; here also the last Conv)
+    assert chosen.count('Conv') == 1 and convs[-1].name in names and len(convs) > 10
+    assert node_modules(convs[-1]) == ['decode_head', 'decode_head.conv_seg']
 
 
 def test_quantize_onnx_in_process_on_random_images(demo_model, demo_onnx, tmp_path):
@@ -193,6 +194,18 @@ def test_quantize_onnx_in_process_on_random_images(demo_model, demo_onnx, tmp_pa
     result = quantize_onnx(demo_onnx[0], out, ImageCalibrationReader(images))
     assert result.num_calib == 3 and result.op_counts['QuantizeLinear'] > 10
     assert 'node_argmax' in result.float_nodes
+    # FCNHead: its classifier conv_seg takes a float32 weight, every other Conv an int8 one
+    assert result.score_layers == ['decode_head.conv_seg']
+    graph = onnx.load(out).graph
+    inits = {t.name: t.data_type for t in graph.initializer}
+    producer = {o: n for n in graph.node for o in n.output}
+    convs = [n for n in graph.node if n.op_type == 'Conv']
+    seg = [n for n in convs if node_modules(n)[-1:] == ['decode_head.conv_seg']]
+    assert len(seg) == 1 and seg[0].input[1] not in producer
+    assert inits[seg[0].input[1]] == onnx.TensorProto.FLOAT
+    dequantized = [c for c in convs if c.input[1] in producer and
+                   producer[c.input[1]].op_type == 'DequantizeLinear']
+    assert len(dequantized) == len(convs) - 1 == result.num_quantized_weights
     agreement = onnx_label_agreement(demo_onnx[0], out, images, num_threads=1)
     assert 0.5 <= agreement <= 1.0
     with pytest.raises(ValueError, match=r'int8\.onnx is already int8 \(metadata '

@@ -80,6 +80,10 @@ SHORTER = {
         [(CHECKPOINT, 'iter_2.pth'), ('--calib 64', f'--calib 2 --cfg-options {DEMO_DATA}'),
          ('--backend onnxruntime', f'--backend onnxruntime --cfg-options {DEMO_DATA}')],
         [f'{DEMO_DIR}/fcn_r18-d8_demo_int8.onnx']),
+    ('deploy.md', 'serve_load_test.py'): (
+        '', [('--duration 30', '--duration 2 --warmup 2 --images 2 --size 64 64'),
+             ('--threads 2', '--threads 1')],
+        ['serve_load.json']),
     ('deploy.md', '--int8'): (
         '', [('--repeat 3 --warmup 1', '--repeat 1 --warmup 0 --shape 64 64 --peak-sizes 128'),
              ('--threads 2', '--threads 1')],

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import _reliability_toy as toy
-from fcn_mm.engine.loops import clean_worker_errors
+from fcn_mm.engine.loops import add_note, clean_worker_errors
 
 VOC_IMG = 'JPEGImages/2007_{:06d}.jpg'
 VOC_LABEL = 'SegmentationClass/2007_{:06d}.png'
@@ -24,7 +24,7 @@ def _train(data_root, work_dir, name):
 
 def _assert_clean(exc, *needles):
     text = str(exc)
-    assert 'DataLoader worker process' not in text and 'Traceback' not in text, text
+    assert 'Caught ' not in text and 'Traceback' not in text, text  # no torch wrapping
     for needle in needles:
         assert needle in text, (needle, text)
     assert isinstance(exc.__cause__, type(exc))  # the worker traceback stays attached
@@ -75,3 +75,47 @@ def test_clean_worker_errors_passes_other_errors_through():
     with pytest.raises(KeyError, match='plain'):
         with clean_worker_errors():
             raise KeyError('plain')
+
+
+def _worker_error(exc_type):
+    """What torch raises in the main process for a worker's ``exc_type('bad image x')``."""
+    return exc_type('Caught ValueError in DataLoader worker process 3.\n'
+                    'Original Traceback (most recent call last):\n'
+                    '  File "dataset.py", line 1, in load\n'
+                    "    raise ValueError('bad image x')\n"
+                    'ValueError: bad image x\n')
+
+
+def _formatted(exc) -> str:
+    import traceback
+    return ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+
+
+def test_worker_error_keeps_message_and_names_the_worker():
+    with pytest.raises(ValueError) as info:
+        with clean_worker_errors():
+            raise _worker_error(ValueError)
+    assert info.value.args[0].startswith('bad image x')
+    assert '(raised in DataLoader worker process 3' in _formatted(info.value)
+
+
+class _ErrorWithoutNotes(ValueError):
+    """An exception as on Python 3.9/3.10, which have no ``BaseException.add_note``."""
+
+    add_note = None
+
+
+def test_worker_error_on_pythons_without_add_note_puts_the_note_in_the_message():
+    with pytest.raises(_ErrorWithoutNotes) as info:
+        with clean_worker_errors():
+            raise _worker_error(_ErrorWithoutNotes)
+    assert str(info.value) == ('bad image x\n(raised in DataLoader worker process 3; its '
+                               'traceback is shown above)')
+    assert not getattr(info.value, '__notes__', None)
+    assert isinstance(info.value.__cause__, _ErrorWithoutNotes)
+    assert 'worker process 3' in _formatted(info.value)
+
+
+def test_add_note_without_a_text_message_appends_it_to_the_arguments():
+    exc = add_note(_ErrorWithoutNotes(42), 'the note')
+    assert exc.args == (42, 'the note')

@@ -110,3 +110,77 @@ def test_empty_signal_list_leaves_the_handlers_alone(data_root, tmp_path, monkey
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         PreemptionHook(**kwargs)
+
+
+ACCUMULATE = 3  # windows 1-3, 4-6, 7-8 (the last one shorter) in 8 iterations
+
+
+def _accumulating(cfg):
+    cfg['optim_wrapper']['accumulative_counts'] = ACCUMULATE
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def straight_accumulating(data_root, tmp_path_factory):
+    cfg = _accumulating(_cfg(str(tmp_path_factory.mktemp('straight_acc')), data_root,
+                             'straight_acc'))
+    runner, _ = _train(cfg)
+    return toy.final_weights(runner)
+
+
+@pytest.mark.parametrize('where,signal_hook,stop_at', [
+    # signal during iteration 2: the window 1-3 is finished first
+    ('iteration', dict(at_iter=2), 3),
+    # signal during the validation after iteration 4: the window 4-6 is finished first
+    ('validation', dict(at_val=True), 6),
+])
+def test_stop_under_gradient_accumulation_waits_for_the_optimizer_step(
+        data_root, tmp_path, straight_accumulating, where, signal_hook, stop_at):
+    work_dir = str(tmp_path / 'stopped')
+    runner, hook = _train(_accumulating(_cfg(work_dir, data_root, f'acc_{where}', extra_hooks=[
+        dict(type='SignalSelfHook', signum=int(signal.SIGTERM), **signal_hook)])))
+    assert runner.iter == stop_at and hook.stopped_at == stop_at
+    assert hook.checkpoint == osp.join(work_dir, f'iter_{stop_at}.pth')
+    assert load_checkpoint_file(hook.checkpoint)['meta']['iter'] == stop_at
+    resumed, hook = _train(_accumulating(_cfg(work_dir, data_root, f'acc_{where}_resume',
+                                              resume=True)))
+    assert resumed.iter == MAX_ITERS and hook.exit_code == 0
+    weights = toy.final_weights(resumed)
+    for key, value in straight_accumulating.items():
+        diff = (weights[key].double() - value.double()).abs().max()
+        assert diff.item() <= 1e-6, key
+
+
+@ROOT_HOOKS.register_module(name='RaiseAtIterHook', force=True)
+class RaiseAtIterHook(Hook):
+    """Raise ``RuntimeError`` before iteration ``at_iter`` (1-based)."""
+
+    def __init__(self, at_iter: int) -> None:
+        self.at_iter = at_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if runner.iter + 1 == self.at_iter:
+            raise RuntimeError(f'failure injected at iteration {self.at_iter}')
+
+
+def test_a_training_that_raises_puts_the_signal_handlers_back(data_root, tmp_path):
+    def original(signum, frame):
+        received.append(signum)
+
+    received = []
+    previous = {sig: signal.signal(sig, original) for sig in (signal.SIGTERM, signal.SIGUSR1)}
+    try:
+        runner = toy.build_runner(_cfg(str(tmp_path), data_root, 'raises', extra_hooks=[
+            dict(type='RaiseAtIterHook', at_iter=3)]))
+        with pytest.raises(RuntimeError, match='failure injected at iteration 3'):
+            runner.train()
+        hook = next(h for h in runner.hooks if isinstance(h, PreemptionHook))
+        assert not hook.catcher.installed and not hook.catcher.armed
+        assert signal.getsignal(signal.SIGTERM) is original
+        assert signal.getsignal(signal.SIGUSR1) is original
+        os.kill(os.getpid(), signal.SIGTERM)  # reaches the original handler, with the
+        assert received == [signal.SIGTERM]   # runner (and so the hook) still alive
+        assert hook.catcher.received == []
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

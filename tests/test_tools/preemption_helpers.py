@@ -1,13 +1,15 @@
-"""Helpers of the preemption tests: a hook that holds training at one iteration, and a
-training process whose output is read line by line while it runs.
+"""Helpers of the preemption tests: a hook that holds training at one iteration, a hook
+that kills one torchrun worker on its first attempt, and a training process whose output
+is read line by line while it runs.
 
-``PauseAtIterHook`` lives in mmengine's root HOOKS (reached from the ``fcn_mm`` scope
+``PauseAtIterHook`` and ``KillRankAtIterHook`` live in mmengine's root HOOKS (reached from the ``fcn_mm`` scope
 through the parent), so fcn_mm's registry stays clean; the training subprocess imports
 this module through ``custom_imports``.
 """
 import os
 import os.path as osp
 import queue
+import signal
 import subprocess
 import sys
 import threading
@@ -45,6 +47,28 @@ class PauseAtIterHook(Hook):
         deadline = time.monotonic() + 120
         while not osp.exists(release) and time.monotonic() < deadline:
             time.sleep(0.02)
+
+
+@ROOT_HOOKS.register_module(name='KillRankAtIterHook', force=True)
+class KillRankAtIterHook(Hook):
+    """SIGKILL the process of ``rank`` before iteration ``at_iter`` (1-based), as an OOM
+    kill would, on torchrun's first attempt only (``TORCHELASTIC_RESTART_COUNT`` 0).
+
+    Args:
+        rank (int): the global rank to kill.
+        at_iter (int): the iteration it dies before.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, rank: int, at_iter: int) -> None:
+        self.rank, self.at_iter = rank, at_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
+        if (runner.rank == self.rank and runner.iter + 1 == self.at_iter
+                and os.environ.get('TORCHELASTIC_RESTART_COUNT') == '0'):
+            print(f'KILLING rank {self.rank} before iteration {self.at_iter}', flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
 class TrainProcess:

@@ -134,3 +134,32 @@ def test_slurm_train_passes_a_signal_on_to_srun(tmp_path):
     proc.send_signal(signal.SIGUSR1)  # e.g. sbatch --signal=B:USR1@120
     assert proc.wait(timeout=30) == 75
     assert log.read_text().split() == ['started', 'got-usr1']
+
+
+def test_dist_train_elastic_form_uses_c10d_rendezvous_and_restarts(tmp_path):
+    stub = tmp_path / 'envpython'
+    stub.write_text('#!/bin/sh\necho "store=$TORCH_DISABLE_SHARE_RDZV_TCP_STORE"\n'
+                    'for a in "$@"; do echo "$a"; done\n')
+    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    proc = run_cli(['bash', 'tools/dist_train.sh', 'cfg.py', '4'], python=False,
+                   extra_env=dict(PYTHON=str(stub), NNODES='1:3', PORT='29999',
+                                  MASTER_ADDR='10.1.2.3', RDZV_ID='job7'))
+    args = proc.stdout.split('\n')
+    for expected in ('--nnodes=1:3', '--max-restarts=3', '--rdzv-backend=c10d',
+                     '--rdzv-endpoint=10.1.2.3:29999', '--rdzv-id=job7',
+                     '--nproc_per_node=4'):
+        assert expected in args
+    # a fresh worker store per round: otherwise restarted gloo workers read stale addresses
+    assert args[0] == 'store=1'
+    assert not [a for a in args if a.startswith(('--node_rank', '--master_port'))]
+    proc = run_cli(['bash', 'tools/dist_train.sh', 'cfg.py', '2'], python=False,
+                   extra_env=dict(PYTHON=str(stub), MAX_RESTARTS='1'))
+    assert '--max-restarts=1' in proc.stdout.split('\n') and '--nnodes=1' in proc.stdout
+
+
+def test_dist_train_refuses_a_bad_restart_count():
+    import subprocess
+    proc = subprocess.run(['bash', 'tools/dist_train.sh', 'cfg.py', '2'], cwd=REPO,
+                          env=dict(os.environ, MAX_RESTARTS='many'), capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "MAX_RESTARTS must be a number" in proc.stderr

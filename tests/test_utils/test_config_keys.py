@@ -14,6 +14,8 @@ from fcn_mm.utils.config_keys import (KNOWN_KEYS, MisspeltConfigKeyError, check_
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MMSEG_CONFIG = osp.join(REPO, 'tests', 'data', 'mmseg_reference', 'runner_checkpoint',
                         'narrow_voc_mmseg.py')
+MMSEG_DATASET_LEAVES = osp.join(REPO, 'tests', 'data', 'mmseg_reference', 'datasets',
+                                'mmseg_configs', 'fcn')
 # Top-level variables of MMSegmentation 1.x / 0.x configs that nothing reads directly.
 CONFIG_VARIABLES = [
     'crop_size', 'norm_cfg', 'data_root', 'dataset_type', 'train_pipeline', 'val_pipeline',
@@ -59,3 +61,12 @@ def test_every_config_of_the_repo_and_mmseg_reference_passes(tmp_path):
     mmseg = Config.fromfile(str(tmp_path / osp.basename(MMSEG_CONFIG)))
     assert {'crop_size', 'norm_cfg', 'data_root', 'train_pipeline'} <= set(mmseg)
     check_top_level_keys(mmseg)
+    # MMSegmentation's own FCN leaves for Cityscapes, ADE20K and Pascal Context, as shipped,
+    # over our _base_ (tests/test_datasets/test_zoo_configs.py compares them with ours)
+    shutil.copytree(MMSEG_DATASET_LEAVES, tmp_path / 'fcn')
+    leaves = sorted(glob.glob(str(tmp_path / 'fcn' / '*.py')))
+    assert len(leaves) == 20
+    for path in leaves:
+        ported = Config.fromfile(path)
+        assert ported.default_scope == 'fcn_mm', path
+        check_top_level_keys(ported)

@@ -6,8 +6,9 @@
 #
 #   bash tools/deployment/check_int8_accuracy.sh CONFIG CHECKPOINT [WORK_DIR] [-- CFG_OPTIONS...]
 #
-# Environment: CALIB (calibration images, default 64), MAX_DROP (default 1.0),
-# PYTHON (default python). See docs/deploy.md ("int8 CPU inference").
+# Environment: CALIB (calibration images, default 64), CALIB_SPLIT (the split they come
+# from: train (default), val or test; tools/deployment/quantize.py --calib-split),
+# MAX_DROP (default 1.0), PYTHON (default python). See docs/deploy.md ("int8 CPU inference").
 set -euo pipefail
 
 if [ $# -lt 2 ]; then
@@ -25,6 +26,7 @@ fi
 [ $# -gt 0 ] && [ "$1" = "--" ] && shift
 CFG_OPTIONS=("$@")
 CALIB=${CALIB:-64}
+CALIB_SPLIT=${CALIB_SPLIT:-train}
 MAX_DROP=${MAX_DROP:-1.0}
 PYTHON=${PYTHON:-python}
 INT8=$WORK_DIR/$(basename "${CONFIG%.py}")_int8.onnx
@@ -36,7 +38,7 @@ if [ ${#CFG_OPTIONS[@]} -gt 0 ]; then
 fi
 
 "$PYTHON" tools/deployment/quantize.py "$CONFIG" "$CHECKPOINT" --calib "$CALIB" \
-    --out "$INT8" "${cfg_args[@]}"
+    --calib-split "$CALIB_SPLIT" --out "$INT8" "${cfg_args[@]}"
 
 miou() {  # the mIoU of a tools/test.py log (from the metrics JSON it names)
     local json

@@ -4,7 +4,8 @@
 
 Exports the whole-image inference path (as tools/deployment/pytorch2onnx.py does, or
 takes that file with ``--onnx``), calibrates the activation ranges on N images of the
-config's training set after its test pipeline, and writes an int8 graph with the same
+config's training set after its test pipeline (a ConcatDataset, as in the VOC configs:
+images from every part, in proportion to their sizes), and writes an int8 graph with the same
 input, outputs and metadata (plus ``precision: int8``). Evaluate it like any export:
 ``python tools/test.py CONFIG FILE.onnx --backend onnxruntime``. See docs/deploy.md.
 
@@ -19,6 +20,8 @@ Options:
     --calibrate-method M  MinMax (default) | Entropy | Percentile
     --no-per-channel      one scale per weight tensor instead of per output channel
     --reduce-range        7-bit weights (CPUs without VNNI)
+    --score-layers M ...  module names of the score layers kept float32 (default:
+                          decode_head.conv_seg / score_fr / score_pool4 / score_pool3)
     --cfg-options k=v     override config entries
 """
 import argparse
@@ -34,9 +37,10 @@ import torch
 from fcn_mm.apis import init_model
 from fcn_mm.apis.training import prepare_data
 from fcn_mm.deploy import (CALIB_PIPELINES, CALIB_SPLITS, CALIBRATE_METHODS,
-                           QUANT_FORMATS, ExportError, ImageCalibrationReader,
-                           QuantizeSettings, calibration_images, create_session,
-                           export_onnx, onnx_label_agreement, quantize_onnx)
+                           QUANT_FORMATS, SCORE_LAYERS, ExportError,
+                           ImageCalibrationReader, QuantizeSettings, calibration_set,
+                           create_session, export_onnx, onnx_label_agreement,
+                           quantize_onnx)
 from fcn_mm.utils.cfg_options import CfgOptionsAction
 
 # images of the agreement check printed at the end (the first calibration images)
@@ -80,6 +84,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='one weight scale per tensor (default: per output channel)')
     parser.add_argument('--reduce-range', action='store_true',
                         help='7-bit weights, for CPUs without VNNI')
+    parser.add_argument('--score-layers', nargs='+', default=list(SCORE_LAYERS),
+                        metavar='MODULE',
+                        help='module names (relative to the segmentor) of the score '
+                        'layers, kept float32 with everything computed from them '
+                        f'(default: {" ".join(SCORE_LAYERS)})')
     parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
                         help='override config entries, key=value pairs')
     return parser.parse_args(argv)
@@ -104,14 +113,22 @@ def main(argv=None) -> Optional[int]:
                        cfg_options=args.cfg_options)
     prepare_data(model.cfg)
     start = time.perf_counter()
-    images = calibration_images(model.cfg, args.calib, args.calib_split, args.calib_pipeline)
-    print(f'calibration: {len(images)} images of the {args.calib_split} split through the '
-          f'{args.calib_pipeline} pipeline, sizes {sorted({tuple(i.shape[1:]) for i in images})}')
+    calib = calibration_set(model.cfg, args.calib, args.calib_split, args.calib_pipeline)
+    images = calib.images
+    parts = ''
+    if len(calib.part_sizes) > 1:
+        parts = ' (ConcatDataset: ' + ', '.join(
+            f'{n} of {size} from part {i}'
+            for i, (n, size) in enumerate(zip(calib.per_part, calib.part_sizes))) + ')'
+    print(f'calibration: {len(images)} images of the {args.calib_split} split{parts} '
+          f'through the {args.calib_pipeline} pipeline, sizes '
+          f'{sorted({tuple(i.shape[1:]) for i in images})}')
     os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
     settings = QuantizeSettings(quant_format=args.quant_format,
                                 per_channel=not args.no_per_channel,
                                 reduce_range=args.reduce_range,
-                                calibrate_method=args.calibrate_method)
+                                calibrate_method=args.calibrate_method,
+                                score_layers=tuple(args.score_layers))
     with tempfile.TemporaryDirectory(prefix='fcn_mm_quantize_') as tmp:
         fp32_file = args.onnx
         if fp32_file is None:
@@ -124,9 +141,14 @@ def main(argv=None) -> Optional[int]:
                 return 1
         input_shape = create_session(fp32_file).get_inputs()[0].shape
         reader = ImageCalibrationReader(images, input_shape)
-        result = quantize_onnx(fp32_file, args.out, reader, settings, extra_metadata=dict(
-            calib_split=args.calib_split, calib_pipeline=args.calib_pipeline,
-            config=osp.basename(args.config)))
+        try:
+            result = quantize_onnx(fp32_file, args.out, reader, settings, extra_metadata=dict(
+                calib_split=args.calib_split, calib_pipeline=args.calib_pipeline,
+                calib_part_sizes=calib.part_sizes, calib_per_part=calib.per_part,
+                config=osp.basename(args.config)))
+        except ValueError as error:  # no score layer in the graph, no weight quantised
+            print(f'error: {error}', file=sys.stderr)
+            return 1
         check = [reader.prepare(img)[0] for img in images[:_CHECK_IMAGES]]
         agreement = onnx_label_agreement(fp32_file, args.out,
                                          [torch.from_numpy(c) for c in check])
@@ -135,8 +157,9 @@ def main(argv=None) -> Optional[int]:
     print(f'wrote {args.out} ({osp.getsize(args.out) / 2**20:.1f} MiB; float32 '
           f'{fp32_mb:.1f} MiB) in {time.perf_counter() - start:.0f} s: int8 '
           f'{settings.quant_format}, per-channel {settings.per_channel}, '
-          f'{settings.calibrate_method}; {len(result.float_nodes)} nodes kept float32; '
-          f'ops: {ops}')
+          f'{settings.calibrate_method}; {result.num_quantized_weights} weights '
+          f'quantised; {len(result.float_nodes)} nodes kept float32 (score layers: '
+          f'{", ".join(result.score_layers)} and what follows them); ops: {ops}')
     print(f'int8 vs float32 labels on {len(check)} calibration image(s): '
           f'{100 * agreement:.2f}% of pixels equal')
     return 0

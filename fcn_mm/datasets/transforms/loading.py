@@ -97,10 +97,11 @@ class LoadAnnotations(BaseTransform):
     'P' (palette) and 'L' (grey) PNGs both decode to their pixel indices; RGB label
     images are rejected. Values must be class indices ``< num_classes`` or 255
     (void). With ``reduce_zero_label``, 0 becomes 255 and every other value ``v``
-    becomes ``v - 1`` before the check.
+    becomes ``v - 1`` before the check; then ``label_map`` (old index -> new index,
+    set by a dataset whose config picks a subset of its classes) is applied.
 
     Reads: ``seg_map_path``, ``num_classes`` (if the arg is None), ``reduce_zero_label``
-    (if the arg is None), ``ori_shape`` (if present, from ``LoadImageFromFile``).
+    (if the arg is None), ``label_map`` (if present), ``ori_shape`` (if present, from ``LoadImageFromFile``).
     Writes: ``gt_seg_map`` (H, W) uint8, ``seg_fields`` (appends ``'gt_seg_map'``),
     ``reduce_zero_label``.
 
@@ -136,6 +137,12 @@ class LoadAnnotations(BaseTransform):
         if reduce:
             label = label - np.uint8(1)  # 0 wraps to 255; 255 -> 254 fixed below
             label[label == VOID - 1] = VOID
+        label_map = results.get('label_map')
+        if label_map:
+            lut = np.arange(VOID + 1, dtype=np.uint8)
+            for old, new in label_map.items():
+                lut[old] = new
+            label = lut[label]
         ori_shape = results.get('ori_shape')
         if ori_shape is not None and tuple(ori_shape[:2]) != label.shape:
             raise ValueError(

@@ -3,7 +3,11 @@
 ``tools/train.py`` adds this hook to every run (:func:`fcn_mm.apis.preemption.add_preemption_hook`).
 What happens when a stop signal arrives (see :mod:`fcn_mm.utils.stop_signals`):
 
-1. the current iteration finishes (forward, backward, step, its hooks);
+1. the current iteration finishes (forward, backward, step, its hooks); with gradient
+   accumulation (``optim_wrapper.accumulative_counts=N``) training goes on to the end of
+   the accumulation window, the next iteration after which the optimizer steps (an
+   update boundary, at most ``N - 1`` iterations later), because the gradients
+   accumulated so far are not part of a checkpoint;
 2. the checkpoint of that iteration is written by the run's ``CheckpointHook`` (atomic
    file, then ``last_checkpoint``, the same file a regular save writes, random states
    included) unless that hook has just written it;
@@ -12,7 +16,8 @@ What happens when a stop signal arrives (see :mod:`fcn_mm.utils.stop_signals`):
    continues exactly where it stopped.
 
 A signal that arrives during validation stops training when the validation has finished,
-with the checkpoint of the iteration validated. A validation due at the stopping iteration
+with the checkpoint of the iteration validated (or, under accumulation, of the next update
+boundary). A validation due at the stopping iteration
 runs after that iteration's checkpoint is on disk, so a kill during it loses nothing.
 Further signals while stopping are ignored, so they cannot cut the save short.
 
@@ -24,14 +29,17 @@ all-reduce is as cheap as the loss logging's synchronisation; ``interval`` > 1 c
 often and stops up to ``interval - 1`` iterations later.
 
 Only iteration-based training loops are handled (every fcn_mm config); with an
-epoch-based loop the hook logs a warning and leaves the signals alone.
+epoch-based loop the hook logs a warning and leaves the signals alone. The handlers are
+put back after training, also when training raises (fcn_mm's ``IterBasedTrainLoop``
+calls :meth:`PreemptionHook.after_train_failure`).
 """
 import functools
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.hooks import Hook
+from mmengine.optim import OptimWrapperDict
 from mmengine.runner import IterBasedTrainLoop as MMEngineIterBasedTrainLoop
 from torch.utils.data import DataLoader
 
@@ -40,7 +48,40 @@ from fcn_mm.utils.stop_signals import (DEFAULT_STOP_SIGNALS, PREEMPTED_EXIT_CODE
                                        StopSignalCatcher, guard_worker)
 from .checkpoint_hook import CheckpointHook
 
-__all__ = ['PreemptionHook']
+__all__ = ['PreemptionHook', 'is_update_boundary', 'next_update_boundary']
+
+
+def _accumulative_counts(runner) -> List[int]:
+    """``accumulative_counts`` of the run's optimizer wrapper(s) (1 without one)."""
+    wrapper = getattr(runner, 'optim_wrapper', None)
+    wrappers = list(wrapper.values()) if isinstance(wrapper, OptimWrapperDict) else [wrapper]
+    return [int(getattr(w, '_accumulative_counts', 1) or 1) for w in wrappers] or [1]
+
+
+def is_update_boundary(runner, step: int) -> bool:
+    """Whether the optimizer stepped after iteration ``step`` (no gradients pending).
+
+    mmengine's ``OptimWrapper`` steps when the iteration count is a multiple of
+    ``accumulative_counts`` or the last one (``max_iters``); a resumed run counts from
+    the checkpoint's iteration, so the windows stay aligned to multiples.
+
+    Args:
+        runner (Runner): the runner (its ``optim_wrapper`` and ``max_iters``).
+        step (int): the number of iterations done (1-based).
+
+    Returns:
+        bool: True without accumulation, at a window's end, and at ``max_iters``.
+    """
+    if step >= runner.train_loop.max_iters:
+        return True
+    return all(step % counts == 0 for counts in _accumulative_counts(runner))
+
+
+def next_update_boundary(runner, step: int) -> int:
+    """The first iteration ``>= step`` after which the optimizer steps."""
+    while not is_update_boundary(runner, step):
+        step += 1
+    return step
 
 
 @HOOKS.register_module()
@@ -72,6 +113,8 @@ class PreemptionHook(Hook):
         self.checkpoint: Optional[str] = None
         self._active = False
         self._stop_after_val = False
+        self._stop_pending = False  # agreed to stop; waiting for an update boundary
+        self._deferred_logged = False
 
     @property
     def exit_code(self) -> int:
@@ -81,6 +124,7 @@ class PreemptionHook(Hook):
     def before_train(self, runner) -> None:
         """Install the signal handlers; make the DataLoader workers ignore the signals."""
         self.stopped_at, self.checkpoint, self._stop_after_val = None, None, False
+        self._stop_pending, self._deferred_logged = False, False
         if not self.catcher.signals:
             return
         if not isinstance(runner.train_loop, MMEngineIterBasedTrainLoop):
@@ -97,7 +141,8 @@ class PreemptionHook(Hook):
         for loop in (runner.train_loop, getattr(runner, '_val_loop', None)):
             self._quiet_workers(getattr(loop, 'dataloader', None))
         runner.logger.info(
-            f'{self._names()}: training stops after the current iteration, saves a '
+            f'{self._names()}: training stops after the current iteration (under '
+            'gradient accumulation: at the end of its window), saves a '
             f'checkpoint and exits with code {PREEMPTED_EXIT_CODE}; continue with --resume')
 
     def _names(self) -> str:
@@ -123,20 +168,42 @@ class PreemptionHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
-        """Every ``interval`` iterations: on a stop request, save and stop."""
-        if not self._active or self.stopped_at is not None or \
-                (runner.iter + 1) % self.interval != 0:
+        """Every ``interval`` iterations: on a stop request, save and stop (at an
+        update boundary: see :func:`is_update_boundary`)."""
+        if not self._active or self.stopped_at is not None:
             return
-        if self._stop_requested():
-            self._stop(runner, runner.iter + 1)
+        step = runner.iter + 1
+        if not self._stop_pending:
+            if step % self.interval != 0 or not self._stop_requested():
+                return
+            self._stop_pending = True  # every process agreed (one all-reduce)
+        if is_update_boundary(runner, step):
+            self._stop(runner, step)
+        else:
+            self._log_deferred(runner, step)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         """A request during validation: stop when the loop regains control."""
-        if not self._active or self.stopped_at is not None:
+        if not self._active or self.stopped_at is not None or self._stop_pending:
             return
         if self._stop_requested():
-            self._stop_after_val = True
-            runner.train_loop.stop_training = True
+            if is_update_boundary(runner, runner.iter):
+                self._stop_after_val = True
+                runner.train_loop.stop_training = True
+            else:
+                self._stop_pending = True
+                self._log_deferred(runner, runner.iter)
+
+    def _log_deferred(self, runner, step: int) -> None:
+        """Say once that the stop waits for the end of the accumulation window."""
+        if self._deferred_logged:
+            return
+        self._deferred_logged = True
+        target = next_update_boundary(runner, step)
+        runner.logger.info(
+            f'Stop requested after iteration {step}: gradients are being accumulated '
+            f'(optim_wrapper.accumulative_counts), so training goes on to iteration '
+            f'{target}, the next optimizer step, and stops there with its checkpoint')
 
     def after_train_epoch(self, runner) -> None:
         """Save the checkpoint of a stop requested during validation (outside it)."""
@@ -147,10 +214,16 @@ class PreemptionHook(Hook):
         """Put the previous signal handlers back."""
         self._deactivate()
 
+    def after_train_failure(self, runner) -> None:
+        """Training raised: put the previous signal handlers back (called by the loop)."""
+        self._deactivate()
+
     def _deactivate(self) -> None:
         if self._active:
             self.catcher.restore()
         self._active = False
+        self._stop_pending = False
+        self._deferred_logged = False
 
     def _stop(self, runner, step: int) -> None:
         """Write the checkpoint of iteration ``step``, log it and stop the loop."""
