@@ -15,6 +15,20 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
 
 @pytest.fixture(autouse=True, scope='session')
+def _amp_probe_cache_in_tmp(tmp_path_factory):
+    """The bf16 probe's cache (fcn_mm.utils.bf16_probe) lives in a session tmp dir, never
+    in the user's home; subprocesses (tools/train.py) inherit it."""
+    old = os.environ.get('FCN_MM_AMP_PROBE_CACHE')
+    os.environ['FCN_MM_AMP_PROBE_CACHE'] = str(
+        tmp_path_factory.mktemp('amp_probe') / 'amp_probe.json')
+    yield
+    if old is None:
+        os.environ.pop('FCN_MM_AMP_PROBE_CACHE', None)
+    else:
+        os.environ['FCN_MM_AMP_PROBE_CACHE'] = old
+
+
+@pytest.fixture(autouse=True, scope='session')
 def _fcn_mm_scope():
     from fcn_mm.utils import register_all_modules
     register_all_modules(init_default_scope=True)

@@ -6,7 +6,9 @@ to what tools/train.py and tools/test.py run.
   training step); mixed precision stays ``--amp`` (``AmpOptimWrapper``).
 - testing: ``speed.channels_last`` and ``speed.compile`` are applied to the model
   itself (mmengine compiles only training); ``speed.amp`` runs the test loop under
-  autocast (bf16 on a CPU with native bf16, fp16 on CUDA).
+  autocast (fp16 on CUDA; on a CPU bf16 where a short probe measures it faster than
+  float32, else float32 with one log line that says why; ``speed.amp_dtype='bfloat16'``
+  forces bf16).
 """
 import torch
 from mmengine.config import Config
@@ -32,7 +34,8 @@ def apply_speed_config(cfg: Config, training: bool) -> None:
         if opts.compile is not False and not cfg.get('compile'):
             cfg.compile = opts.compile
         return
-    if opts.amp and autocast_dtype(enabled=True) != torch.float32:
+    if opts.amp and autocast_dtype(enabled=True, dtype=opts.amp_dtype,
+                                   log=True) != torch.float32:
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
 
 

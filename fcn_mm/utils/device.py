@@ -48,6 +48,63 @@ def cpu_supports_bf16() -> bool:
         return False
 
 
+BF16_MARGIN = 1.15  # bf16 is chosen where the probe measures it at least this much faster
+
+
+@dataclass(frozen=True)
+class Bf16Decision:
+    """Whether CPU autocast runs in bf16, and why.
+
+    Attributes:
+        use_bf16 (bool): bf16 autocast (True) or float32 without autocast.
+        ratio (float, optional): bf16's measured speed-up over float32 (None: not
+            measured, e.g. no native bf16 or forced).
+        reason (str): one line for the log (for float32, it names the setting
+            that forces bf16).
+    """
+    use_bf16: bool
+    ratio: Optional[float]
+    reason: str
+
+
+def cpu_bf16_decision(training: bool, force_hint: str,
+                      margin: float = BF16_MARGIN) -> Bf16Decision:
+    """Decide bf16 or float32 for CPU autocast: bf16 only where it is measurably faster.
+
+    Without native bf16 (AVX512-BF16 or AMX) the answer is float32 without measuring;
+    with it, :func:`fcn_mm.utils.bf16_probe.bf16_speedup` (cached per CPU model,
+    threads, torch version and mode) must show bf16 at least ``margin`` times faster.
+
+    Args:
+        training (bool): decide for training (forward + backward) or inference.
+        force_hint (str): the config setting that forces bf16, named in the reason
+            (e.g. ``"optim_wrapper.dtype='bfloat16'"``).
+        margin (float): the speed-up bf16 needs. Defaults to :data:`BF16_MARGIN`.
+
+    Returns:
+        Bf16Decision: the choice, the measured ratio and a one-line reason.
+    """
+    from .bf16_probe import bf16_speedup, cpu_model_name
+    threads = torch.get_num_threads()
+    where = f'{cpu_model_name()}, {threads} threads'
+    if not cpu_supports_bf16():
+        return Bf16Decision(False, None, (
+            f'float32 without autocast: this CPU ({where}) has no native bf16 '
+            f'(AVX512-BF16 or AMX), where bf16 is emulated and slower; force bf16 with '
+            f'{force_hint}'))
+    probe = bf16_speedup(training)
+    ratio = float(probe['ratio'])
+    kind = 'forward+backward' if training else 'forward'
+    measured = (f'bf16 autocast ran the probe convolutions ({kind}) at {ratio:.2f}x the '
+                f"float32 speed on this CPU ({where}"
+                f"{'; measured on a loaded machine, not cached' if probe.get('loaded') else ''})")
+    if ratio >= margin:
+        return Bf16Decision(True, ratio, measured)
+    return Bf16Decision(False, ratio, (
+        f'float32 without autocast: {measured}, below the {margin:.2f}x margin; force '
+        f'bf16 with {force_hint}'))
+
+
 def dist_backend(configured: Optional[str] = None) -> str:
     """The torch.distributed backend to use: nccl on CUDA, gloo on CPU.
 

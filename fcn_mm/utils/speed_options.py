@@ -10,28 +10,35 @@ Config keys (all optional, top level of a config)::
                               # backbone, neck and heads in place for inference
                               # (training is compiled by mmengine's top-level
                               # ``compile`` key, which compiles ``train_step``)
-        amp=False)            # autocast for inference: bf16 on a CPU with native
-                              # bf16, fp16 on CUDA (training AMP is
-                              # ``optim_wrapper.type='AmpOptimWrapper'``, train.py --amp)
+        amp=False,            # autocast for inference: fp16 on CUDA; on a CPU, bf16
+                              # where a short probe measures it faster than float32
+                              # (fcn_mm.utils.device.cpu_bf16_decision), else float32
+                              # (training AMP is ``optim_wrapper.type='AmpOptimWrapper'``,
+                              # train.py --amp)
+        amp_dtype=None)       # 'bfloat16': bf16 autocast without the probe (force it)
 
 :func:`apply_speed_options` changes a built model in place and keeps its
 ``state_dict`` keys (so checkpoints load before or after it);
 :func:`inference_autocast` is the matching context for ``test_step``/``predict``.
 """
 import contextlib
-import warnings
+import logging
 from dataclasses import dataclass
 from typing import Any, ContextManager, Mapping, Optional, Union
 
 import torch
 from torch import nn
 
-from fcn_mm.utils.device import amp_policy, cpu_supports_bf16
+from mmengine.logging import print_log
+
+from fcn_mm.utils.device import amp_policy, cpu_bf16_decision
 
 __all__ = ['SPEED_KEYS', 'COMPILE_TARGETS', 'SpeedOptions', 'speed_options_from_cfg',
-           'apply_speed_options', 'inference_autocast', 'autocast_dtype']
+           'apply_speed_options', 'inference_autocast', 'autocast_dtype', 'AMP_DTYPES']
 
-SPEED_KEYS = ('channels_last', 'compile', 'amp')
+SPEED_KEYS = ('channels_last', 'compile', 'amp', 'amp_dtype')
+AMP_DTYPES = (None, 'bfloat16')
+INFERENCE_FORCE_HINT = "speed.amp_dtype='bfloat16'"
 # submodules compiled in place (the segmentor's own forward dispatches on python
 # objects and data samples, which would only add graph breaks)
 COMPILE_TARGETS = ('backbone', 'neck', 'decode_head', 'auxiliary_head')
@@ -45,11 +52,14 @@ class SpeedOptions:
     Attributes:
         channels_last (bool): NHWC weights and inputs.
         compile (bool | dict): False, True, or ``torch.compile`` kwargs.
-        amp (bool): autocast (bf16 on CPU, fp16 on CUDA).
+        amp (bool): autocast (fp16 on CUDA; bf16 on a CPU where it is faster).
+        amp_dtype (str, optional): ``'bfloat16'`` forces bf16 autocast; None lets
+            the machine decide.
     """
     channels_last: bool = False
     compile: Union[bool, dict] = False
     amp: bool = False
+    amp_dtype: Optional[str] = None
 
 
 def _check_compile(value: Any, key: str) -> Union[bool, dict]:
@@ -91,6 +101,9 @@ def speed_options_from_cfg(cfg: Optional[Mapping], **overrides: Any) -> SpeedOpt
         if not isinstance(values[key], bool):
             raise TypeError(f'speed.{key} must be True or False, got {values[key]!r}')
     values['compile'] = _check_compile(values['compile'], 'speed.compile')
+    if values['amp_dtype'] not in AMP_DTYPES:
+        raise ValueError(f"speed.amp_dtype must be None (the machine decides) or "
+                         f"'bfloat16', got {values['amp_dtype']!r}")
     return SpeedOptions(**values)
 
 
@@ -142,44 +155,64 @@ def apply_speed_options(model: nn.Module, channels_last: bool = False,
     return model
 
 
-def autocast_dtype(device: Optional[str] = None, enabled: bool = True) -> torch.dtype:
+_LOGGED_REASONS = set()
+
+
+def _log_once(message: str, level: int) -> None:
+    if message not in _LOGGED_REASONS:
+        _LOGGED_REASONS.add(message)
+        print_log(message, logger='current', level=level)
+
+
+def autocast_dtype(device: Optional[str] = None, enabled: bool = True,
+                   dtype: Optional[str] = None, log: bool = False) -> torch.dtype:
     """The dtype that :func:`inference_autocast` computes convolutions in.
 
     Args:
         device (str, optional): ``'cpu'``, ``'cuda'``, ``'cuda:1'`` ... (default: the
             default device).
         enabled (bool): whether autocast is asked for.
+        dtype (str, optional): ``'bfloat16'`` forces bf16; None: fp16 on CUDA, and on
+            a CPU bf16 where :func:`~fcn_mm.utils.device.cpu_bf16_decision` measures
+            it faster (inference probe), else float32.
+        log (bool): log the CPU decision in one line (once per process).
 
     Returns:
-        torch.dtype: bf16 (CPU with native bf16), fp16 (CUDA), else float32.
+        torch.dtype: bf16, fp16 or float32.
     """
     if not enabled:
         return torch.float32
+    if dtype is not None:
+        if dtype not in AMP_DTYPES:
+            raise ValueError(f"amp dtype must be None or 'bfloat16', got {dtype!r}")
+        return getattr(torch, dtype)
     policy = amp_policy(device)
-    if policy.device_type == 'cpu' and not cpu_supports_bf16():
-        return torch.float32
-    return policy.dtype
+    if policy.device_type != 'cpu':
+        return policy.dtype
+    decision = cpu_bf16_decision(training=False, force_hint=INFERENCE_FORCE_HINT)
+    if log:
+        _log_once(f"speed.amp: {'bfloat16 autocast: ' if decision.use_bf16 else ''}"
+                  f'{decision.reason}',
+                  logging.INFO if decision.use_bf16 else logging.WARNING)
+    return torch.bfloat16 if decision.use_bf16 else torch.float32
 
 
-def inference_autocast(device: Optional[str] = None, enabled: bool = True) -> ContextManager:
+def inference_autocast(device: Optional[str] = None, enabled: bool = True,
+                       dtype: Optional[str] = None) -> ContextManager:
     """Autocast context for inference (``test_step``, ``predict``, ``tensor`` mode).
 
-    bf16 on a CPU with native bf16 instructions (AVX512-BF16 or AMX), fp16 on CUDA,
-    following :func:`fcn_mm.utils.device.amp_policy`. On a CPU without native bf16,
-    bf16 is emulated and slower than fp32, so it warns and runs in fp32.
+    fp16 on CUDA; on a CPU bf16 only where it is measurably faster than float32
+    (:func:`autocast_dtype`, which logs the decision once), else no autocast.
 
     Args:
         device (str, optional): the model's device (default: the default device).
         enabled (bool): False gives a no-op context.
+        dtype (str, optional): ``'bfloat16'`` forces bf16 (``speed.amp_dtype``).
 
     Returns:
         ContextManager: ``torch.autocast(...)`` or ``contextlib.nullcontext()``.
     """
-    if not enabled:
+    cast = autocast_dtype(device, enabled, dtype, log=True)
+    if cast == torch.float32:
         return contextlib.nullcontext()
-    policy = amp_policy(device)
-    if autocast_dtype(device) == torch.float32:
-        warnings.warn('speed.amp: this CPU has no native bf16 (AVX512-BF16/AMX); '
-                      'inference runs in float32')
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=policy.device_type, dtype=policy.dtype)
+    return torch.autocast(device_type=amp_policy(device).device_type, dtype=cast)

@@ -61,11 +61,47 @@ def test_given_files_are_timed_as_they_are(tiny_config, tmp_path):
     assert results['onnxruntime int8']['dtype'] == 'int8'
 
 
+@pytest.mark.slow  # ~10 s: an export and three backends; OpenVINO is optional
+def test_openvino_rows_time_the_float32_file(tiny_config, tmp_path):
+    """OpenVINO (optional: pip install openvino nncf) beside ONNX Runtime in one run."""
+    pytest.importorskip('openvino')
+    files = export_for_benchmark(tiny_config, None, str(tmp_path), (32, 32))
+    report = run_backend_comparison(tiny_config, shape=(32, 32), warmup=0, repeat=1,
+                                    threads=1, onnx_files=files, peak_sizes=(),
+                                    isolate=False, openvino=True)
+    results = report['results']
+    assert list(results) == ['pytorch float32', 'onnxruntime float32', 'openvino float32',
+                             'openvino bfloat16']
+    for name in ('openvino float32', 'openvino bfloat16'):
+        result = results[name]
+        assert result['backend'] == 'openvino' and result['median_s'] > 0
+        assert result['flops'] == results['pytorch float32']['flops'] > 0
+        assert result['onnx_file'] == 'float32.onnx read by OpenVINO'
+    assert results['openvino bfloat16']['dtype'] == 'bfloat16'
+    text = load_tool('benchmark').format_backend_report(report)
+    assert '| openvino    | float32' in text and f"openvino {report['machine']['openvino']}" in text
+    # the same predictions as ONNX Runtime's on the same batch (float32)
+    from fcn_mm.analysis.benchmark import synthetic_batch
+    from fcn_mm.analysis.benchmark.openvino_measure import OpenVINOSession, import_openvino
+    from fcn_mm.deploy import ONNXRuntimeSegmentor
+    ort = ONNXRuntimeSegmentor(files[0], num_threads=1).eval()
+    batch = synthetic_batch(1, (32, 32), ort.num_classes, seed=3)
+    expected = ort.test_step(batch)[0].seg_logits.data
+    ov = import_openvino()
+    core = ov.Core()
+    ort.session = OpenVINOSession(core.compile_model(core.read_model(files[0]), 'CPU', {
+        'INFERENCE_PRECISION_HINT': 'f32', 'INFERENCE_NUM_THREADS': 1}))
+    got = ort.test_step(batch)[0].seg_logits.data
+    assert (got - expected).abs().max() <= 1e-4 * expected.abs().max()
+
+
 def test_option_errors(tiny_config, tmp_path):
     tool = load_tool('benchmark')
     with pytest.raises(SystemExit, match='--onnx and --int8 time ONNX Runtime: add '
                                          '--backend onnxruntime'):
         tool.main([tiny_config, '--int8'])
+    with pytest.raises(SystemExit, match='--openvino adds rows to --backend onnxruntime'):
+        tool.main([tiny_config, '--openvino'])
     with pytest.raises(SystemExit, match='--backend onnxruntime times inference only'):
         tool.main([tiny_config, '--backend', 'onnxruntime', '--mode', 'train'])
     with pytest.raises(FileNotFoundError, match='--onnx .*missing.onnx: no such file'):

@@ -10,7 +10,6 @@ from perf_utils import REPO, tool_path
 
 from fcn_mm.analysis.benchmark import add_rates, format_report, matmul_peak, run_benchmark
 from fcn_mm.analysis.flops import count_flops
-from fcn_mm.utils.device import cpu_supports_bf16
 
 MODE_FIELDS = ('mode', 'shape', 'batch', 'dtype', 'flops', 'times_s', 'median_s', 'min_s',
                'max_s', 'cpu_median_s', 'imgs_per_s', 'gflops_per_s', 'gflops_per_s_cpu',
@@ -66,15 +65,34 @@ def test_train_flops_cover_both_heads_forward_and_backward(tiny_config):
     assert report['peaks'] == {}
 
 
-@pytest.mark.skipif(not cpu_supports_bf16(), reason='this CPU has no native bf16')
-def test_amp_channels_last_inference_runs_in_bf16(tiny_config):
+@pytest.mark.parametrize('ratio,dtype', [(2.0, 'bfloat16'), (0.7, 'float32')])
+def test_amp_inference_follows_the_probe_and_the_header_says_so(tiny_config, monkeypatch,
+                                                                tmp_path, ratio, dtype):
+    """The probe's measurement is simulated; the decision and the report are real."""
+    from fcn_mm.utils import bf16_probe, device, speed_options
+    monkeypatch.setenv(bf16_probe.CACHE_ENV, str(tmp_path / 'amp_probe.json'))
+    monkeypatch.setattr(bf16_probe, '_MEMO', {})
+    monkeypatch.setattr(speed_options, '_LOGGED_REASONS', set())
+    monkeypatch.setattr(device, 'cpu_supports_bf16', lambda: True)
+    monkeypatch.setattr(bf16_probe, 'measure_bf16_speedup',
+                        lambda training, **kw: dict(fp32_s=ratio, bf16_s=1.0, ratio=ratio))
     report = run_benchmark(tiny_config, modes=('infer',), repeat=1, warmup=1, amp=True,
                            channels_last=True, peak_sizes=(64,), isolate=False)
     infer = report['results']['infer']
-    assert infer['dtype'] == 'bfloat16' and infer['amp'] and infer['channels_last']
-    assert 'bfloat16' in report['peaks']
+    assert infer['dtype'] == dtype and infer['amp'] and infer['channels_last']
+    assert set(report['peaks']) == {'float32', 'bfloat16'}  # both limits, always
+    assert report['machine']['amp_choice']['infer'] == dict(
+        dtype=dtype, ratio=ratio, reason=report['machine']['amp_choice']['infer']['reason'])
     text = format_report(report)
     assert 'amp,channels_last' in text and 'dense matmul peak, bfloat16' in text
+    fp32 = report['peaks']['float32']['conv1x1']['gflops']
+    bf16 = report['peaks']['bfloat16']['conv1x1']['gflops']
+    header = text.splitlines()[2]
+    assert header.startswith(f"CPU {report['machine']['cpu']}: oneDNN 1x1-conv limit "
+                             f'float32 {fp32:.0f} GFLOP/s, bfloat16 {bf16:.0f} GFLOP/s '
+                             f'(bf16/fp32 {bf16 / fp32:.2f}x)')
+    assert header.endswith(f'--amp here: training {dtype} (probe {ratio:.2f}x), '
+                           f'inference {dtype} (probe {ratio:.2f}x)')
 
 
 def test_add_rates_arithmetic():

@@ -10,6 +10,27 @@ from fcn_mm.engine.optim_wrappers import enable_amp
 from fcn_mm.registry import OPTIM_WRAPPERS
 
 
+@pytest.fixture
+def probe_says(monkeypatch, tmp_path):
+    """Simulate the bf16 probe's answer (its measurement; the decision is real)."""
+    from fcn_mm.utils import bf16_probe, device
+    monkeypatch.setenv('FCN_MM_AMP_PROBE_CACHE', str(tmp_path / 'amp_probe.json'))
+    monkeypatch.setattr(bf16_probe, '_MEMO', {})
+    monkeypatch.setattr(device, 'cpu_supports_bf16', lambda: True)
+    calls = []
+
+    def answer(ratio):
+        def measure(training, **kwargs):
+            calls.append(training)
+            return dict(fp32_s=0.01 * ratio, bf16_s=0.01, ratio=ratio)
+        monkeypatch.setattr(bf16_probe, 'measure_bf16_speedup', measure)
+        bf16_probe._MEMO.clear()
+        calls.clear()
+        return calls
+
+    return answer
+
+
 def _wrapper(**kwargs):
     torch.manual_seed(0)
     model = nn.Linear(4, 3)
@@ -23,8 +44,10 @@ def test_registered_in_fcn_mm_scope():
     assert OPTIM_WRAPPERS.get('AmpOptimWrapper') is AmpOptimWrapper
 
 
-def test_cpu_default_is_bf16_autocast_without_scaler():
+def test_cpu_default_is_bf16_autocast_without_scaler_where_bf16_is_faster(probe_says):
+    calls = probe_says(2.0)
     model, wrapper = _wrapper(device='cpu')
+    assert calls == [True]  # the training probe
     assert wrapper.cast_dtype == torch.bfloat16 and wrapper.loss_scaler is None
     with wrapper.optim_context(model):
         out = model(torch.randn(2, 4))
@@ -33,7 +56,8 @@ def test_cpu_default_is_bf16_autocast_without_scaler():
 
 
 def test_cpu_training_step_updates_parameters_and_round_trips():
-    model, wrapper = _wrapper(device='cpu', loss_scale=512.0)  # ignored for bf16
+    model, wrapper = _wrapper(device='cpu', dtype='bfloat16',
+                              loss_scale=512.0)  # ignored for bf16
     before = model.weight.detach().clone()
     with wrapper.optim_context(model):
         loss = model(torch.randn(8, 4)).float().pow(2).mean()
@@ -41,7 +65,7 @@ def test_cpu_training_step_updates_parameters_and_round_trips():
     assert not torch.equal(before, model.weight)
     state = wrapper.state_dict()
     assert 'loss_scaler' not in state
-    _, other = _wrapper(device='cpu')
+    _, other = _wrapper(device='cpu', dtype='bfloat16')
     other.load_state_dict(state)
     momentum = wrapper.optimizer.state_dict()['state'][0]['momentum_buffer']
     assert torch.equal(other.optimizer.state_dict()['state'][0]['momentum_buffer'],
@@ -85,7 +109,7 @@ def test_static_loss_scale_stays_fixed():
 
 def test_scaler_state_from_a_cuda_run_is_dropped_on_bf16():
     _, fp16 = _wrapper(device='cpu', dtype='float16')
-    _, bf16 = _wrapper(device='cpu')
+    _, bf16 = _wrapper(device='cpu', dtype='bfloat16')
     bf16.load_state_dict(fp16.state_dict())  # no error: the scaler state is dropped
 
 
@@ -115,7 +139,8 @@ def test_amp_switches_the_optim_wrapper_and_drops_loss_scale_on_cpu():
 def test_summary_names_the_dtype_device_and_scaling():
     from fcn_mm.engine.optim_wrappers import AmpOptimWrapper, amp_summary
     model = nn.Linear(2, 2)
-    bf16 = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    bf16 = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                           dtype='bfloat16')
     assert amp_summary(bf16) == 'bfloat16 autocast on cpu, no loss scaling'
     fp16 = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
                            dtype='float16', accumulative_counts=4)
@@ -129,25 +154,65 @@ def test_summary_names_the_dtype_device_and_scaling():
     assert amp_summary(fp32) == 'float32 without autocast on cpu, no loss scaling'
 
 
-@pytest.mark.parametrize('native', [True, False])
-def test_native_bf16_only_trains_in_float32_on_a_cpu_without_bf16(monkeypatch, native):
-    from fcn_mm.engine.optim_wrappers import amp_optim_wrapper
-    monkeypatch.setattr(amp_optim_wrapper, 'cpu_supports_bf16', lambda: native)
-    model, wrapper = _wrapper(device='cpu', native_bf16_only=True)
+def _log_lines():
+    import logging
+    from mmengine.logging import MMLogger
+    lines = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    MMLogger.get_current_instance().addHandler(handler)
+    return lines, lambda: MMLogger.get_current_instance().removeHandler(handler)
+
+
+def test_slow_bf16_trains_in_float32_and_says_why_in_one_line(probe_says):
+    calls = probe_says(0.8)
+    lines, stop = _log_lines()
+    try:
+        model, wrapper = _wrapper(device='cpu')
+    finally:
+        stop()
     with wrapper.optim_context(model):
-        out = model(torch.randn(2, 4))
-    expected = torch.bfloat16 if native else torch.float32
-    assert wrapper.cast_dtype == expected and out.dtype == expected
-    assert wrapper.loss_scaler is None
-    # without the option the wrapper keeps bf16 (emulated where the CPU lacks it)
-    model, wrapper = _wrapper(device='cpu')
+        assert model(torch.randn(2, 4)).dtype == torch.float32
+    assert wrapper.cast_dtype == torch.float32 and not wrapper.autocast_enabled
+    assert wrapper.loss_scaler is None and calls == [True]
+    amp_lines = [line for line in lines if line.startswith('AMP')]
+    assert len(amp_lines) == 1 and '\n' not in amp_lines[0]
+    assert '0.80x' in amp_lines[0] and 'below the 1.15x margin' in amp_lines[0]
+    assert "force bf16 with optim_wrapper.dtype='bfloat16'" in amp_lines[0]
+
+
+def test_dtype_bfloat16_forces_bf16_without_probing(probe_says):
+    calls = probe_says(0.5)
+    model, wrapper = _wrapper(device='cpu', dtype='bfloat16')
     with wrapper.optim_context(model):
         assert model(torch.randn(2, 4)).dtype == torch.bfloat16
+    assert calls == []
+
+
+@pytest.mark.parametrize('ratio', [0.8, 2.0])
+def test_native_bf16_only_is_the_machine_decision(probe_says, ratio):
+    probe_says(ratio)
+    model, wrapper = _wrapper(device='cpu', native_bf16_only=True)
+    expected = torch.bfloat16 if ratio >= 1.15 else torch.float32
+    with wrapper.optim_context(model):
+        assert model(torch.randn(2, 4)).dtype == expected
+    # native_bf16_only=False: bf16 without the probe, as before
+    calls = probe_says(0.8)
+    model, wrapper = _wrapper(device='cpu', native_bf16_only=False)
+    assert wrapper.cast_dtype == torch.bfloat16 and calls == []
+
+
+def test_no_native_bf16_trains_in_float32(probe_says, monkeypatch):
+    from fcn_mm.utils import device
+    calls = probe_says(3.0)
+    monkeypatch.setattr(device, 'cpu_supports_bf16', lambda: False)
+    _, wrapper = _wrapper(device='cpu', native_bf16_only=True)
+    assert wrapper.cast_dtype == torch.float32 and calls == []
 
 
 def test_native_bf16_only_must_be_a_bool():
-    with pytest.raises(TypeError, match='optim_wrapper.native_bf16_only must be True or '
-                       "False, got 'yes'"):
+    with pytest.raises(TypeError, match='optim_wrapper.native_bf16_only must be True, False '
+                       "or None, got 'yes'"):
         _wrapper(device='cpu', native_bf16_only='yes')
 
 

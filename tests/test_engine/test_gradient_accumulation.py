@@ -52,7 +52,8 @@ def _batch(items):
 
 WRAPPERS = {
     'fp32': lambda opt, n: OptimWrapper(optimizer=opt, accumulative_counts=n),
-    'amp-bf16': lambda opt, n: AmpOptimWrapper(optimizer=opt, accumulative_counts=n),
+    'amp-bf16': lambda opt, n: AmpOptimWrapper(optimizer=opt, dtype='bfloat16',
+                                               accumulative_counts=n),
     'amp-fp16-scaler': lambda opt, n: AmpOptimWrapper(
         optimizer=opt, accumulative_counts=n, dtype='float16',
         loss_scale=dict(init_scale=256.0)),

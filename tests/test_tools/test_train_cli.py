@@ -1,4 +1,6 @@
 """tools/train.py end to end: train, resume, --amp, and the R50 VOC config."""
+import json
+import os
 import os.path as osp
 import re
 import shutil
@@ -6,6 +8,7 @@ import shutil
 import pytest
 from mmengine.config import Config
 
+from fcn_mm.utils.device import cpu_supports_bf16
 from fcn_mm.utils.safe_loading import load_checkpoint_file
 from tools_cli_utils import REPO, TRAIN_NAMES, run_cli
 
@@ -37,17 +40,38 @@ def test_resume_continues_from_the_saved_iteration(trained, tiny_config, tmp_pat
     assert meta['iter'] == 4
 
 
-def test_amp_trains_on_cpu_with_bf16(tiny_config, tmp_path):
-    work_dir = str(tmp_path / 'amp')
-    proc = run_cli(['tools/train.py', tiny_config, '--work-dir', work_dir, '--amp'])
+def _probe_cache_saying(tmp_path, ratio: float) -> dict:
+    """A bf16 probe cache whose training answer is ``ratio`` for this CPU and torch, at
+    any thread count the child may use; the env var that points train.py to it."""
+    from fcn_mm.utils import bf16_probe
+    threads = {1, 2, os.cpu_count() or 1}
+    entries = {bf16_probe.probe_key(True, n): dict(ratio=ratio, fp32_s=ratio, bf16_s=1.0)
+               for n in threads}
+    path = tmp_path / 'amp_probe.json'
+    path.write_text(json.dumps(dict(version=1, entries=entries)))
+    return {bf16_probe.CACHE_ENV: str(path)}
+
+
+def test_amp_trains_in_float32_where_bf16_is_slower_and_says_why(tiny_config, tmp_path):
+    work_dir = str(tmp_path / 'amp_slow')
+    proc = run_cli(['tools/train.py', tiny_config, '--work-dir', work_dir, '--amp'],
+                   extra_env=_probe_cache_saying(tmp_path, 0.7))
     output = proc.stdout + proc.stderr
     assert _iters_logged(output) == [1, 2]
     losses = [float(v) for v in re.findall(r'decode\.loss_ce: ([-\d.e+na]+)', output)]
     assert len(losses) == 2 and all(v == v and abs(v) < 1e3 for v in losses)
     dumped = Config.fromfile(osp.join(work_dir, 'fcn_tiny_voc.py'))
     assert dumped.optim_wrapper.type == 'AmpOptimWrapper'
-    assert 'loss_scale' not in dumped.optim_wrapper  # bf16 on CPU: no scaler
-    assert 'AMP: bfloat16 autocast on cpu, no loss scaling' in output
+    assert 'loss_scale' not in dumped.optim_wrapper  # CPU: no scaler
+    # the bf16 branch of --amp (bf16 where it is faster) is tested on the wrapper,
+    # tests/test_engine/test_amp_optim_wrapper.py
+    amp_lines = [line for line in output.splitlines() if ' - AMP: ' in line]
+    assert len(amp_lines) == 1, amp_lines
+    assert 'AMP: float32 without autocast' in amp_lines[0]
+    assert "force bf16 with optim_wrapper.dtype='bfloat16'" in amp_lines[0]
+    if cpu_supports_bf16():
+        assert '0.70x the float32 speed' in amp_lines[0]
+        assert 'below the 1.15x margin' in amp_lines[0]
 
 
 @pytest.fixture

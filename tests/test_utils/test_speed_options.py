@@ -37,7 +37,8 @@ def narrow_model_and_input():
 
 
 def _predict(model, inputs, amp=False):
-    with torch.no_grad(), inference_autocast('cpu', amp):
+    # amp: bf16 forced (these tests check bf16's numerics, not the speed decision)
+    with torch.no_grad(), inference_autocast('cpu', amp, 'bfloat16' if amp else None):
         sample = model.predict(inputs)[0]
     return sample.seg_logits.data.float(), sample.pred_sem_seg.data
 
@@ -81,7 +82,7 @@ def test_bf16_autocast_agrees_with_fp32(narrow_model_and_input, channels_last):
     model, inputs = narrow_model_and_input
     logits, pred = _predict(model, inputs)
     fast = apply_speed_options(copy.deepcopy(model), channels_last=channels_last)
-    with torch.no_grad(), inference_autocast('cpu'):
+    with torch.no_grad(), inference_autocast('cpu', dtype='bfloat16'):
         assert fast(inputs, mode='tensor').dtype == torch.bfloat16
     fast_logits, fast_pred = _predict(fast, inputs, amp=True)
     value_range = (logits.max() - logits.min()).item()
@@ -116,11 +117,68 @@ def test_inductor_compile_agrees_with_eager(tiny_model):
         assert torch.allclose(tiny_model(inputs, mode='tensor'), expected, atol=1e-4)
 
 
+def _simulate_probe(monkeypatch, tmp_path, ratio, native=True):
+    """The bf16 probe answers ``ratio`` (its measurement is replaced, not the decision)."""
+    from fcn_mm.utils import bf16_probe, device, speed_options
+    monkeypatch.setenv('FCN_MM_AMP_PROBE_CACHE', str(tmp_path / 'amp_probe.json'))
+    monkeypatch.setattr(bf16_probe, '_MEMO', {})
+    monkeypatch.setattr(speed_options, '_LOGGED_REASONS', set())
+    monkeypatch.setattr(device, 'cpu_supports_bf16', lambda: native)
+    calls = []
+
+    def measure(training, **kwargs):
+        calls.append(training)
+        return dict(fp32_s=0.01 * ratio, bf16_s=0.01, ratio=ratio)
+
+    monkeypatch.setattr(bf16_probe, 'measure_bf16_speedup', measure)
+    return calls
+
+
 def test_autocast_dtype_and_disabled_context():
     assert autocast_dtype('cpu', enabled=False) == torch.float32
-    assert autocast_dtype('cpu') == (torch.bfloat16 if cpu_supports_bf16() else torch.float32)
     with inference_autocast('cpu', enabled=False):
         assert not torch.is_autocast_enabled('cpu')
+
+
+@pytest.mark.parametrize('ratio,expected', [(0.7, torch.float32), (1.14, torch.float32),
+                                            (1.16, torch.bfloat16), (2.0, torch.bfloat16)])
+def test_inference_amp_follows_the_measured_speedup(monkeypatch, tmp_path, ratio, expected):
+    calls = _simulate_probe(monkeypatch, tmp_path, ratio)
+    assert autocast_dtype('cpu') == expected
+    with inference_autocast('cpu'):
+        assert torch.is_autocast_enabled('cpu') == (expected == torch.bfloat16)
+    assert calls == [False]  # the inference probe, once per process
+
+
+def test_slow_bf16_inference_says_why_in_one_line_and_can_be_forced(monkeypatch, tmp_path):
+    from mmengine.logging import MMLogger
+    _simulate_probe(monkeypatch, tmp_path, 0.7)
+    lines = []
+    handler = __import__('logging').Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        for _ in range(3):
+            with inference_autocast('cpu'):
+                assert not torch.is_autocast_enabled('cpu')
+    finally:
+        logger.removeHandler(handler)
+    reasons = [line for line in lines if line.startswith('speed.amp:')]
+    assert len(reasons) == 1 and '\n' not in reasons[0]
+    assert '0.70x' in reasons[0] and "speed.amp_dtype='bfloat16'" in reasons[0]
+    # the forcing key: bf16 without asking the probe
+    opts = speed_options_from_cfg(Config(dict(speed=dict(amp=True, amp_dtype='bfloat16'))))
+    assert autocast_dtype('cpu', opts.amp, opts.amp_dtype) == torch.bfloat16
+    with inference_autocast('cpu', opts.amp, opts.amp_dtype):
+        assert torch.get_autocast_dtype('cpu') == torch.bfloat16
+    with pytest.raises(ValueError, match="speed.amp_dtype must be None .* got 'fp8'"):
+        speed_options_from_cfg(Config(dict(speed=dict(amp=True, amp_dtype='fp8'))))
+
+
+def test_cpu_without_native_bf16_stays_float32_without_probing(monkeypatch, tmp_path):
+    calls = _simulate_probe(monkeypatch, tmp_path, 3.0, native=False)
+    assert autocast_dtype('cpu') == torch.float32 and calls == []
 
 
 def test_speed_options_from_config_and_overrides():

@@ -32,6 +32,10 @@ tools/deployment/quantize.py), else the model exported now at the benchmark shap
 
     python tools/analysis_tools/benchmark.py configs/fcn/fcn_r50-d8_480x480_voc.py \
         --backend onnxruntime --int8 --amp --threads 2
+
+``--openvino`` adds OpenVINO rows of the same float32 file in the same run (float32,
+bf16, and with ``--int8`` NNCF's int8 on the same calibration images); it needs the
+optional ``pip install openvino nncf`` (see docs/deploy.md for the figures).
 """
 import argparse
 import json
@@ -101,6 +105,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                          'export the model now at --shape)')
     backend.add_argument('--int8', action='store_true',
                          help='also quantise the float32 file to int8 now and time it')
+    backend.add_argument('--openvino', action='store_true',
+                         help='also time OpenVINO on the float32 file: float32, bf16 and, '
+                         'with --int8, NNCF int8 on the same calibration images (needs '
+                         'pip install openvino nncf)')
     backend.add_argument('--calib', type=int, default=2, metavar='N',
                          help='synthetic calibration images of --int8 (default 2; '
                          'the timing does not depend on them)')
@@ -141,7 +149,7 @@ def _backends(args: argparse.Namespace) -> dict:
         repeat=5 if args.repeat is None else args.repeat, amp=bool(args.amp),
         channels_last=args.channels_last, threads=args.threads,
         cfg_options=args.cfg_options, onnx_files=args.onnx, int8=args.int8,
-        calib=args.calib, peak_sizes=args.peak_sizes)
+        calib=args.calib, peak_sizes=args.peak_sizes, openvino=args.openvino)
     print(format_backend_report(report), flush=True)
     return report
 
@@ -150,6 +158,8 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.backend == 'pytorch' and (args.onnx or args.int8):
         raise SystemExit('--onnx and --int8 time ONNX Runtime: add --backend onnxruntime')
+    if args.backend == 'pytorch' and args.openvino:
+        raise SystemExit('--openvino adds rows to --backend onnxruntime: add it')
     if args.backend != 'pytorch':
         report = _backends(args)
     elif args.sweep:

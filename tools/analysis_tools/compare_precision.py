@@ -38,9 +38,11 @@ def main() -> None:
     totals = {'fp32': np.zeros((classes, classes), np.int64),
               'amp': np.zeros((classes, classes), np.int64)}
     same = pixels = 0
+    forced = 'bfloat16' if str(args.device or 'cpu').startswith('cpu') else None
     for batch in loader:
         fp32 = model.test_step(batch)
-        with inference_autocast(args.device, enabled=True):
+        # bf16 forced on a CPU: this compares precision, whatever --amp would choose
+        with inference_autocast(args.device, enabled=True, dtype=forced):
             amp = model.test_step(batch)
         for a, b in zip(fp32, amp):
             pred_a = a.pred_sem_seg.data.cpu().numpy()
@@ -52,7 +54,7 @@ def main() -> None:
             totals['amp'] += confusion_matrix(gt, pred_b, classes)
     for name, matrix in totals.items():
         print(f'{name}: mIoU {np.nanmean(iou_from_confusion(matrix)) * 100:.2f}')
-    print(f'autocast dtype {autocast_dtype(args.device)}: {same / pixels * 100:.3f}% of '
+    print(f'autocast dtype {autocast_dtype(args.device, dtype=forced)}: {same / pixels * 100:.3f}% of '
           f'{pixels} pixels predict the same class as float32')
 
 

@@ -29,10 +29,11 @@ from fcn_mm.deploy import (ImageCalibrationReader, export_onnx, import_onnxrunti
 from fcn_mm.models.builder import build_offline_model
 from fcn_mm.utils.config_check import load_config
 from .measure import crop_size_of, run_mode
+from .openvino_measure import OPENVINO_BACKEND, import_openvino, run_openvino_mode
 from .ort_measure import ORT_BACKEND, run_ort_mode
 from .peak import DEFAULT_PEAK_SIZES, matmul_peak
-from .report import format_peak_line
-from .run import add_rates, machine_info, run_isolated
+from .report import format_limits_line, format_peak_line
+from .run import add_cpu_limits, add_rates, machine_info, run_isolated
 
 __all__ = ['BENCHMARK_BACKENDS', 'export_for_benchmark', 'run_backend_comparison',
            'format_backend_report']
@@ -96,7 +97,7 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
                            cfg_options: Optional[dict] = None,
                            onnx_files: Sequence[str] = (), int8: bool = False,
                            calib: int = 2, peak_sizes: Sequence[int] = DEFAULT_PEAK_SIZES,
-                           isolate: bool = True) -> Dict[str, Any]:
+                           isolate: bool = True, openvino: bool = False) -> Dict[str, Any]:
     """Time PyTorch eager and ONNX Runtime inference of one model in one run (CPU).
 
     Args:
@@ -115,6 +116,9 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
         calib (int): calibration images of ``int8``. Defaults to 2.
         peak_sizes (Sequence[int]): matmul sizes of the peak; empty: no peak.
         isolate (bool): one subprocess per row (True), or all in this process.
+        openvino (bool): add OpenVINO rows of the float32 file (OpenVINO float32 and
+            bf16, and with ``int8`` NNCF int8 on the same calibration images):
+            :func:`~.openvino_measure.run_openvino_mode`. Defaults to False.
 
     Returns:
         dict: ``config``, ``checkpoint``, ``backend``, ``machine``, ``peaks`` and
@@ -139,7 +143,8 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
     results = report['results']
     torch_specs = {PYTORCH_FP32: dict(common, amp=False)}
     if amp:
-        torch_specs['pytorch bfloat16 (amp)'] = dict(common, amp=True)
+        # a measurement: bf16 even where --amp alone would choose float32
+        torch_specs['pytorch bfloat16 (amp)'] = dict(common, amp=True, amp_dtype='bfloat16')
     for name, spec in torch_specs.items():
         results[name] = run(spec) if run else run_mode(spec)
         results[name]['backend'] = 'pytorch'
@@ -155,6 +160,7 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
             # survives fork and exec), so the export must not raise this process's peak
             files += (run(dict(mode='export', args=args))['files'] if run
                       else export_for_benchmark(**args))
+        timed = []  # (file, precision) of the ONNX Runtime rows
         for path in files:
             spec = dict(backend=ORT_BACKEND, mode='infer', onnx_file=path, shape=shape,
                         batch=int(batch), threads=threads, warmup=int(warmup),
@@ -164,6 +170,23 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
             result['onnx_file'] = (path if path in onnx_files
                                    else f'{made} in this run ({osp.basename(path)})')
             results[_row_name(result, results)] = result
+            timed.append((path, result['dtype']))
+        if openvino:
+            float_file = next((path for path, dtype in timed if dtype == 'float32'), None)
+            if float_file is None:
+                raise ValueError('--openvino reads a float32 ONNX file: give one with '
+                                 '--onnx, or leave --onnx out to export one now')
+            precisions = ('float32', 'bfloat16') + (('int8',) if int8 else ())
+            for precision in precisions:
+                spec = dict(backend=OPENVINO_BACKEND, mode='infer', onnx_file=float_file,
+                            precision=precision, shape=shape, batch=int(batch),
+                            threads=threads, warmup=int(warmup), repeat=int(repeat),
+                            flops=flops, calib=int(calib))
+                result = run(spec) if run else run_openvino_mode(spec)
+                result['onnx_file'] = (f'{osp.basename(float_file)} read by OpenVINO'
+                                       + (', quantised by NNCF in this run'
+                                          if precision == 'int8' else ''))
+                results[f'{OPENVINO_BACKEND} {precision}'] = result
     base = results[PYTORCH_FP32]['median_s']
     for result in results.values():
         dtype = result['dtype']
@@ -172,7 +195,10 @@ def run_backend_comparison(config: str, checkpoint: Optional[str] = None, *,
                                                  sizes=peak_sizes, threads=threads)
         add_rates(result, report['peaks'].get(dtype))
         result['speedup'] = base / result['median_s']
+    add_cpu_limits(report, 'cpu', peak_sizes, threads)
     report['machine']['onnxruntime'] = import_onnxruntime().__version__
+    if openvino:
+        report['machine']['openvino'] = import_openvino().__version__
     report['machine']['load_avg_after'] = list(os.getloadavg())
     return report
 
@@ -185,7 +211,8 @@ def _row(name: str, result: Dict[str, Any]) -> List[str]:
     height, width = result['shape']
     options = [o for o in ('amp', 'channels_last') if result.get(o)]
     fraction = result.get('fraction_of_peak')
-    return [name.rsplit(' ', 1)[0] if result.get('backend') == ORT_BACKEND else 'pytorch',
+    backend = result.get('backend', 'pytorch')
+    return [name.rsplit(' ', 1)[0] if backend == ORT_BACKEND else backend,
             result['dtype'], ','.join(options) or 'none',
             f"{result['batch']} x {height}x{width}",
             f"{result['median_s']:.3f} ({result['min_s']:.3f}-{result['max_s']:.3f})",
@@ -207,14 +234,16 @@ def format_backend_report(report: Dict[str, Any]) -> str:
     machine = report['machine']
     lines = [f"config: {report['config']}  checkpoint: {report.get('checkpoint')}",
              f"torch {machine['torch']} | onnxruntime {machine.get('onnxruntime')} | "
+             + (f"openvino {machine['openvino']} | " if machine.get('openvino') else '') +
              f"{machine['cpu']} | {machine['threads']} threads (torch and ONNX Runtime "
-             f"intra_op_num_threads) | cpu bf16: {machine['cpu_bf16']}"]
+             f"intra_op_num_threads) | cpu bf16: {machine['cpu_bf16']}",
+             format_limits_line(report)]
     rows = [_HEADER] + [_row(name, r) for name, r in report['results'].items()]
     table = AsciiTable(rows)
     table.inner_column_border = True
     lines.append(table.table)
     for name, result in report['results'].items():
-        if result.get('backend') == ORT_BACKEND:
+        if result.get('backend') in (ORT_BACKEND, OPENVINO_BACKEND):
             lines.append(f"{name}: {result['onnx_file']}")
     lines += [format_peak_line(peak) for peak in report['peaks'].values()]
     lines.append(f"load average (1, 5, 15 min) at start {machine['load_avg']}, at end "

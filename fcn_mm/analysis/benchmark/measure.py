@@ -110,10 +110,10 @@ def _infer_step(model, spec: dict, opts, device: torch.device):
                             seed=spec.get('seed', 0))
 
     def step():
-        with torch.no_grad(), inference_autocast(str(device), opts.amp):
+        with torch.no_grad(), inference_autocast(str(device), opts.amp, opts.amp_dtype):
             return model.test_step(batch)
 
-    return step, autocast_dtype(str(device), opts.amp)
+    return step, autocast_dtype(str(device), opts.amp, opts.amp_dtype)
 
 
 def _train_step(model, cfg: Config, spec: dict, opts, device: torch.device):
@@ -122,6 +122,8 @@ def _train_step(model, cfg: Config, spec: dict, opts, device: torch.device):
         cfg.get('optim_wrapper', None) or DEFAULT_OPTIM_WRAPPER)))
     if opts.amp:
         enable_amp(run_cfg)
+        if opts.amp_dtype is not None:
+            run_cfg.optim_wrapper.dtype = opts.amp_dtype
     if run_cfg.optim_wrapper.get('type') == 'AmpOptimWrapper':
         run_cfg.optim_wrapper.setdefault('device', str(device))
     model.train()
@@ -151,7 +153,7 @@ def run_mode(spec: Dict[str, Any]) -> Dict[str, Any]:
         spec (dict): ``config`` (path), ``mode`` ('infer' | 'train'), and optional
             ``checkpoint``, ``cfg_options``, ``shape`` (H, W; default: the config's
             crop size), ``batch`` (1), ``warmup`` (2), ``repeat`` (5), ``amp``,
-            ``channels_last``, ``compile`` (None: the config's ``speed`` value),
+            ``amp_dtype`` ('bfloat16' forces bf16), ``channels_last``, ``compile`` (None: the config's ``speed`` value),
             ``device`` (default device), ``threads`` (torch's current), ``seed``.
 
     Returns:
@@ -169,6 +171,7 @@ def run_mode(spec: Dict[str, Any]) -> Dict[str, Any]:
     cfg = load_config(spec['config'], spec.get('cfg_options'))
     check_config(cfg, check_checkpoints=False)
     opts = speed_options_from_cfg(cfg, amp=spec.get('amp'),
+                                  amp_dtype=spec.get('amp_dtype'),
                                   channels_last=spec.get('channels_last'),
                                   compile=spec.get('compile'))
     spec = dict(spec, batch=int(spec.get('batch', 1)),

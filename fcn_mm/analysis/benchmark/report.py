@@ -3,7 +3,7 @@ from typing import Any, Dict, List, Optional
 
 from terminaltables import AsciiTable
 
-__all__ = ['format_report', 'format_complexity', 'format_peak_line']
+__all__ = ['format_report', 'format_complexity', 'format_peak_line', 'format_limits_line']
 
 _HEADER = ['mode', 'dtype', 'options', 'batch x HxW', 'median s (min-max)', 'img/s',
            'GFLOP/step', 'GFLOP/s', '% of peak', 'GFLOP/s cpu-time', '% of peak cpu-time',
@@ -45,6 +45,45 @@ def format_peak_line(peak: Dict[str, Any]) -> str:
             f"{peak['best_cpu']:.1f})")
 
 
+def _limit(peak: Dict[str, Any]) -> float:
+    """The oneDNN 1x1-conv GFLOP/s where measured (CPU), else the best kernel's."""
+    return peak['conv1x1']['gflops'] if 'conv1x1' in peak else peak['best']
+
+
+def format_limits_line(report: Dict[str, Any]) -> str:
+    """One header line: the CPU, its fp32 and bf16 limits, their ratio, the AMP choice.
+
+    Args:
+        report (dict): a benchmark, sweep or backend report (``machine``, ``peaks``).
+
+    Returns:
+        str: e.g. ``CPU AMD EPYC: oneDNN 1x1-conv limit float32 230 GFLOP/s, bfloat16
+        410 GFLOP/s (bf16/fp32 1.78x) | --amp here: training bfloat16 (probe 1.52x),
+        inference bfloat16 (probe 1.61x)``.
+    """
+    machine, peaks = report['machine'], report.get('peaks') or {}
+    parts = [f"CPU {machine['cpu']}"]
+    if machine.get('gpu'):
+        parts = [f"GPU {machine['gpu']}"]
+    limits = [f'{dtype} {_limit(peaks[dtype]):.0f} GFLOP/s' for dtype in
+              ('float32', 'bfloat16') if dtype in peaks]
+    if limits:
+        kernel = 'oneDNN 1x1-conv' if 'conv1x1' in next(iter(peaks.values())) else 'matmul'
+        text = f"{parts[0]}: {kernel} limit {', '.join(limits)}"
+        if 'float32' in peaks and 'bfloat16' in peaks:
+            text += (f" (bf16/fp32 {_limit(peaks['bfloat16']) / _limit(peaks['float32']):.2f}x)")
+        parts = [text]
+    choice = machine.get('amp_choice')
+    if choice:
+        modes = []
+        for mode, label in (('train', 'training'), ('infer', 'inference')):
+            entry = choice[mode]
+            ratio = '' if entry['ratio'] is None else f" (probe {entry['ratio']:.2f}x)"
+            modes.append(f"{label} {entry['dtype']}{ratio}")
+        parts.append('--amp here: ' + ', '.join(modes))
+    return ' | '.join(parts)
+
+
 def format_report(report: Dict[str, Any]) -> str:
     """The benchmark report as text: a header, the table, the peaks and the load.
 
@@ -58,7 +97,8 @@ def format_report(report: Dict[str, Any]) -> str:
     lines = [f"config: {report['config']}  checkpoint: {report.get('checkpoint')}",
              f"torch {machine['torch']} | {machine.get('gpu', machine['cpu'])} | device "
              f"{machine['device']} | {machine['threads']} threads | cpu bf16: "
-             f"{machine['cpu_bf16']} | env {machine.get('env') or {}}"]
+             f"{machine['cpu_bf16']} | env {machine.get('env') or {}}",
+             format_limits_line(report)]
     rows = [_HEADER] + [_row(r) for r in report['results'].values()]
     table = AsciiTable(rows)
     table.inner_column_border = True

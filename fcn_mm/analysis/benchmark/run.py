@@ -17,11 +17,15 @@ from typing import Any, Dict, Optional, Sequence
 
 import torch
 
-from fcn_mm.utils.device import cpu_supports_bf16, default_device
+from fcn_mm.utils.bf16_probe import cpu_model_name
+from fcn_mm.utils.device import amp_policy, cpu_bf16_decision, cpu_supports_bf16, default_device
 from .measure import MODES, run_mode
 from .peak import DEFAULT_PEAK_SIZES, matmul_peak
 
-__all__ = ['run_benchmark', 'run_isolated', 'add_rates', 'machine_info']
+__all__ = ['run_benchmark', 'run_isolated', 'add_rates', 'machine_info', 'amp_choice',
+           'add_cpu_limits', 'LIMIT_DTYPES']
+
+LIMIT_DTYPES = ('float32', 'bfloat16')  # the CPU limits every report shows
 
 # environment variables that change CPU speed; recorded with every run
 _ENV_KEYS = ('OMP_NUM_THREADS', 'OMP_WAIT_POLICY', 'GOMP_SPINCOUNT', 'KMP_BLOCKTIME',
@@ -43,24 +47,55 @@ def run_isolated(spec: Dict[str, Any]) -> Dict[str, Any]:
             return json.load(f)
 
 
-def _cpu_name() -> str:
+def amp_choice(device: str, threads: int) -> Dict[str, Dict[str, Any]]:
+    """What ``--amp`` would run here, for training and for inference.
+
+    fp16 on CUDA; on a CPU :func:`fcn_mm.utils.device.cpu_bf16_decision` (the bf16
+    probe, cached) at ``threads`` threads.
+
+    Returns:
+        dict: ``train`` and ``infer``, each ``dtype``, ``ratio`` (the probe's bf16
+        speed-up, None where not measured) and ``reason``.
+    """
+    policy = amp_policy(device)
+    if policy.device_type != 'cpu':
+        dtype = str(policy.dtype).replace('torch.', '')
+        return {mode: dict(dtype=dtype, ratio=None, reason=f'{dtype} autocast on CUDA')
+                for mode in MODES}
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
     try:
-        with open('/proc/cpuinfo', encoding='utf-8') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown'
+        choice = {}
+        for mode in MODES:
+            hint = ("optim_wrapper.dtype='bfloat16'" if mode == 'train'
+                    else "speed.amp_dtype='bfloat16'")
+            decision = cpu_bf16_decision(training=mode == 'train', force_hint=hint)
+            choice[mode] = dict(dtype='bfloat16' if decision.use_bf16 else 'float32',
+                                ratio=decision.ratio, reason=decision.reason)
+        return choice
+    finally:
+        torch.set_num_threads(old)
+
+
+def add_cpu_limits(report: Dict[str, Any], device: str, peak_sizes: Sequence[int],
+                   threads: int) -> None:
+    """Measure the float32 and bf16 limits on a CPU (both, whatever the run used)."""
+    if not peak_sizes or torch.device(device).type != 'cpu':
+        return
+    for dtype in LIMIT_DTYPES:
+        if dtype not in report['peaks']:
+            report['peaks'][dtype] = matmul_peak(getattr(torch, dtype), device,
+                                                 sizes=peak_sizes, threads=threads)
 
 
 def machine_info(device: str, threads: int) -> Dict[str, Any]:
     """Versions, CPU, thread count, load average and speed-related env vars."""
     info = dict(torch=torch.__version__, python=platform.python_version(),
-                cpu=_cpu_name(), cpu_count=os.cpu_count(), cpu_bf16=cpu_supports_bf16(),
+                cpu=cpu_model_name(), cpu_count=os.cpu_count(), cpu_bf16=cpu_supports_bf16(),
                 device=device, threads=threads, load_avg=list(os.getloadavg()),
                 time=time.strftime('%Y-%m-%d %H:%M:%S'),
-                env={k: os.environ[k] for k in _ENV_KEYS if k in os.environ})
+                env={k: os.environ[k] for k in _ENV_KEYS if k in os.environ},
+                amp_choice=amp_choice(device, threads))
     if torch.device(device).type == 'cuda':
         info['gpu'] = torch.cuda.get_device_name(torch.device(device))
     return info
@@ -151,5 +186,6 @@ def run_benchmark(config: str, checkpoint: Optional[str] = None, *,
             report['peaks'][dtype] = matmul_peak(getattr(torch, dtype), device,
                                                  sizes=peak_sizes, threads=threads)
         add_rates(result, report['peaks'].get(dtype))
+    add_cpu_limits(report, device, peak_sizes, threads)
     report['machine']['load_avg_after'] = list(os.getloadavg())
     return report

@@ -20,7 +20,7 @@ from fcn_mm.utils.config_check import load_config
 from fcn_mm.utils.device import default_device
 from .measure import crop_size_of, run_mode
 from .peak import DEFAULT_PEAK_SIZES, matmul_peak
-from .run import run_isolated, add_rates, machine_info
+from .run import add_cpu_limits, add_rates, machine_info, run_isolated
 
 __all__ = ['DEFAULT_SWEEP_SHAPES', 'DEFAULT_SWEEP_TRAIN_BATCHES', 'parse_shape',
            'slide_test_cfg', 'overlap_factor', 'sweep_points', 'run_sweep']
@@ -222,5 +222,6 @@ def run_sweep(config: str, checkpoint: Optional[str] = None, *,
     whole_by_shape = {tuple(r['shape']): r['median_s'] for p, r in zip(points, results)
                       if p['kind'] == 'whole'}
     report['rows'] = [_derive(p, r, whole_by_shape) for p, r in zip(points, results)]
+    add_cpu_limits(report, device, peak_sizes, threads)
     report['machine']['load_avg_after'] = list(os.getloadavg())
     return report

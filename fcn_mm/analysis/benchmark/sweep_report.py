@@ -3,6 +3,8 @@ from typing import Any, Dict, List, Optional
 
 from terminaltables import AsciiTable
 
+from .report import format_limits_line
+
 __all__ = ['SWEEP_HEADER', 'sweep_rows', 'format_sweep', 'sweep_markdown', 'plot_sweep']
 
 SWEEP_HEADER = ['step', 'batch x HxW', 'Mpx/step', 'median s (min-max)', 's/image', 's/Mpx',
@@ -42,6 +44,7 @@ def _header_lines(report: Dict[str, Any]) -> List[str]:
             f"{machine['device']} | {machine['threads']} threads | dtype "
             f"{first.get('dtype')} | options {','.join(options) or 'none'} | env "
             f"{machine.get('env') or {}}",
+            format_limits_line(report),
             f"slide windows {tuple(slide['crop_size'])} every {tuple(slide['stride'])}, "
             f"{slide.get('windows_per_forward') or 'all'} per forward"]
 

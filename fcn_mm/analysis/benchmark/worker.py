@@ -2,7 +2,8 @@
 
 Runs :func:`fcn_mm.analysis.benchmark.measure.run_mode` on the spec (or
 :func:`~fcn_mm.analysis.benchmark.ort_measure.run_ort_mode` when its ``backend`` is
-``'onnxruntime'``, or the export of ``benchmark.py --backend onnxruntime`` when its ``mode``
+``'onnxruntime'``, :func:`~fcn_mm.analysis.benchmark.openvino_measure.run_openvino_mode`
+when it is ``'openvino'``, or the export of ``benchmark.py --backend onnxruntime`` when its ``mode``
 is ``'export'``) and writes its result as JSON, so each benchmark mode has a process
 (and a peak RSS) of its own.
 """
@@ -23,6 +24,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     if spec.get('mode') == 'export':
         from fcn_mm.analysis.benchmark.backends import export_for_benchmark
         result = dict(files=export_for_benchmark(**spec['args']))
+    elif spec.get('backend') == 'openvino':
+        from fcn_mm.analysis.benchmark.openvino_measure import run_openvino_mode
+        result = run_openvino_mode(spec)
     elif spec.get('backend') == 'onnxruntime':
         from fcn_mm.analysis.benchmark.ort_measure import run_ort_mode
         result = run_ort_mode(spec)
