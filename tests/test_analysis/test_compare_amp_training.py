@@ -101,5 +101,8 @@ def test_float32_run_of_an_amp_config_turns_autocast_off(tools):
                          'a=1'] and '--amp' not in fp32
     amp = command('c.py', 'w', 1, 'amp', ['a=1'], config_amp=True)
     assert '--amp' in amp and 'optim_wrapper.dtype=float32' not in amp
+    assert 'optim_wrapper.dtype=bfloat16' in amp  # never left to the CPU's bf16 probe
+    chosen = command('c.py', 'w', 1, 'amp', ['optim_wrapper.dtype=float16'])
+    assert 'optim_wrapper.dtype=bfloat16' not in chosen
     plain = command('c.py', 'w', 1, 'fp32', [], config_amp=False)
     assert plain[-2:] == ['--cfg-options', 'randomness.seed=1']

@@ -100,13 +100,17 @@ def train_command(config: str, folder: str, seed: int, precision: str,
     """The ``tools/train.py`` command line of one run.
 
     ``config_amp``: the config itself trains with ``AmpOptimWrapper``; its float32
-    run then sets ``optim_wrapper.dtype=float32`` (no autocast).
+    run then sets ``optim_wrapper.dtype=float32`` (no autocast). The amp run sets
+    ``optim_wrapper.dtype=bfloat16`` (unless ``cfg_options`` names a dtype): a comparison
+    of precisions must not let the CPU's bf16 speed probe turn it into float32 twice.
     """
     command = [sys.executable, osp.join(REPO, 'tools', 'train.py'), config,
                '--work-dir', folder]
     options = [f'randomness.seed={seed}']
     if precision == 'amp':
         command.append('--amp')
+        if not any(opt.startswith('optim_wrapper.dtype=') for opt in cfg_options):
+            options.append('optim_wrapper.dtype=bfloat16')
     elif config_amp:
         options.append('optim_wrapper.dtype=float32')
     return command + ['--cfg-options', *options, *cfg_options]
