@@ -233,6 +233,26 @@ def test_label_lut_applies_reduce_then_label_map():
     assert lut[[0, 1, 2, 3, 4, 255]].tolist() == [255, 255, 0, 1, 3, 255]
 
 
+def test_label_lut_applies_the_pipelines_label_mappers_last():
+    from mmengine.dataset import Compose
+
+    from fcn_mm.datasets.label_check import label_spec_of
+    from fcn_mm.datasets.transforms import BinarizeLabels
+
+    class _Dataset:  # what label_spec_of reads of a dataset
+        metainfo = dict(classes=('background', 'foreground'))
+        pipeline = Compose([dict(type='LoadAnnotations'),
+                            dict(type='BinarizeLabels', background=[0, 3])])
+
+    spec = label_spec_of(_Dataset(), 'train_dataloader.dataset')
+    assert [m.__self__.__class__ for m in spec.label_mappers] == [BinarizeLabels]
+    # raw 0 and 3 are background, the other classes foreground, 255 stays ignored
+    assert spec.label_lut(256)[[0, 1, 2, 3, 5, 255]].tolist() == [0, 1, 1, 0, 1, 255]
+    # a mapper before LoadAnnotations would see no labels: it is not applied
+    _Dataset.pipeline = Compose([dict(type='BinarizeLabels'), dict(type='LoadAnnotations')])
+    assert label_spec_of(_Dataset(), 'd').label_mappers == ()
+
+
 def test_sample_indices_and_settings(tmp_path):
     assert sample_indices(10, 3) == [0, 4, 9] and sample_indices(3, 50) == [0, 1, 2]
     voc = _tree(tmp_path, _good_labels())

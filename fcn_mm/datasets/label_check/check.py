@@ -44,6 +44,16 @@ def _pipeline_reduce_zero_label(dataset) -> Optional[bool]:
     return None
 
 
+def _pipeline_label_mappers(dataset) -> list:
+    """``map_labels`` of the transforms after ``LoadAnnotations`` that rewrite labels."""
+    mappers, loaded = [], False
+    for transform in getattr(getattr(dataset, 'pipeline', None), 'transforms', []):
+        loaded = loaded or type(transform).__name__ == 'LoadAnnotations'
+        if loaded and callable(getattr(transform, 'map_labels', None)):
+            mappers.append(transform.map_labels)
+    return mappers
+
+
 def label_spec_of(dataset, name: str,
                   head_num_classes: Optional[Dict[str, int]] = None) -> LabelSpec:
     """The label settings of a dataset as its pipeline applies them.
@@ -55,7 +65,8 @@ def label_spec_of(dataset, name: str,
 
     Returns:
         LabelSpec: classes, ignore index, reduce_zero_label (the pipeline's
-        ``LoadAnnotations`` argument if set, else the dataset's) and label_map.
+        ``LoadAnnotations`` argument if set, else the dataset's), label_map and the
+        pipeline's label mappers (``BinarizeLabels``).
     """
     metainfo = getattr(dataset, 'metainfo', {}) or {}
     reduce = _pipeline_reduce_zero_label(dataset)
@@ -68,7 +79,8 @@ def label_spec_of(dataset, name: str,
         ignore_index=int(getattr(dataset, 'ignore_index', 255)),
         reduce_zero_label=reduce,
         label_map=getattr(dataset, 'label_map', None) or metainfo.get('label_map'),
-        head_num_classes=dict(head_num_classes or {}))
+        head_num_classes=dict(head_num_classes or {}),
+        label_mappers=tuple(_pipeline_label_mappers(dataset)))
 
 
 def sample_indices(total: int, num_samples: Optional[int]) -> List[int]:

@@ -1,6 +1,6 @@
 """The inputs of the label rules: a dataset's label settings and the samples read."""
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -23,6 +23,9 @@ class LabelSpec:
             ``reduce_zero_label`` (a class subset).
         head_num_classes (dict[str, int]): config key -> ``num_classes`` of each head,
             e.g. ``{'model.decode_head.num_classes': 21}``.
+        label_mappers (Sequence[callable]): the ``map_labels`` methods of pipeline
+            transforms that rewrite labels after loading (e.g. ``BinarizeLabels``),
+            applied in pipeline order after ``label_map``.
     """
 
     name: str
@@ -32,6 +35,7 @@ class LabelSpec:
     reduce_zero_label: bool = False
     label_map: Optional[Dict[int, int]] = None
     head_num_classes: Dict[str, int] = field(default_factory=dict)
+    label_mappers: Sequence[Callable[[np.ndarray], np.ndarray]] = ()
 
     @property
     def num_classes(self) -> int:
@@ -49,6 +53,8 @@ class LabelSpec:
             for old, new in self.label_map.items():
                 mapped[lut == old] = new
             lut = mapped
+        for mapper in self.label_mappers:
+            lut = np.asarray(mapper(lut), dtype=np.int64)
         return lut
 
 

@@ -49,11 +49,24 @@ class BinarizeLabels(BaseTransform):
             if key not in results:
                 raise KeyError(f'BinarizeLabels: results has no {key!r}; put it after '
                                'LoadAnnotations')
-            label = np.asarray(results[key])
-            binary = (~np.isin(label, self.background)).astype(np.uint8)
-            binary[label == self.ignore_index] = self.ignore_index
-            results[key] = binary
+            results[key] = self.map_labels(np.asarray(results[key])).astype(np.uint8)
         return results
+
+    def map_labels(self, labels: np.ndarray) -> np.ndarray:
+        """The binary label of each class index (what :meth:`transform` writes).
+
+        The label check (``fcn_mm.datasets.label_check``) calls it on its raw-value ->
+        label table, so that it judges the labels the loss will see.
+
+        Args:
+            labels (np.ndarray): class indices of any shape and integer dtype.
+
+        Returns:
+            np.ndarray: the same shape and dtype, with 0, 1 and ``ignore_index``.
+        """
+        binary = (~np.isin(labels, self.background)).astype(labels.dtype)
+        binary[labels == self.ignore_index] = self.ignore_index
+        return binary
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(background={list(self.background)}, '
