@@ -44,7 +44,7 @@ DEPLOY_REQUIRE = ['onnx>=1.16', 'onnxruntime>=1.17', 'onnxscript>=0.3']
 SERVE_REQUIRE = ['starlette>=0.40', 'uvicorn>=0.30', 'python-multipart>=0.0.18']
 # the deploy tests export and run ONNX files; the serving tests run the service and drive
 # the system's Chromium (/usr/bin/chromium, installed by .ci/run) with Playwright
-TESTS_REQUIRE = (['pytest', 'pytest-timeout', 'import-linter'] + TENSORBOARD_REQUIRE
+TESTS_REQUIRE = (['pytest', 'pytest-timeout', 'pytest-xdist', 'import-linter'] + TENSORBOARD_REQUIRE
                  + DEPLOY_REQUIRE + SERVE_REQUIRE + ['playwright'] + DATASETS_REQUIRE)
 
 setup(
