@@ -66,7 +66,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--warmup', type=int,
                         help='untimed steps first (default 2; 1 per point of --sweep)')
     parser.add_argument('--amp', action='store_true', default=None,
-                        help='autocast: bf16 on CPU (native bf16 needed), fp16 on CUDA')
+                        help='autocast: on CPU bf16 where the probe measures it faster than '
+                        'float32 (the header says), fp16 on CUDA')
     parser.add_argument('--channels-last', action='store_true', default=None,
                         help='NHWC weights and inputs')
     parser.add_argument('--compile', action='store_true', default=None,
