@@ -124,7 +124,7 @@ def _saved(obj) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize('url', ['s3://bucket/work/iter_4.pth', 'petrel://bucket/iter_4.pth',
+@pytest.mark.parametrize('url', ['s3://bucket/runs/iter_4.pth', 'petrel://bucket/iter_4.pth',
                                  'cluster1:s3://bucket/iter_4.pth'])
 def test_s3_and_petrel_load_safely_with_weights_only_forced_off(fake_petrel, tmp_path, url):
     marker = str(tmp_path / 'payload_ran')
